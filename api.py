@@ -1,0 +1,41 @@
+"""The app factory: wires settings, storage, knowledge base and blueprints. Nothing is created at import time."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from flask import Flask
+
+from adapters.rxnav import RxNavClient
+from adapters.storage import SqlStore, make_engine
+from settings import Settings
+from stewardship import knowledge
+from stewardship.terminology import Resolver
+from web import auth, drugs, errors, health
+
+API_PREFIX = "/api/v1"
+
+
+@lru_cache(maxsize=4)
+def _knowledge_base(path: Path) -> knowledge.KnowledgeBase:
+    return knowledge.load(path)  # read-only after load: one copy per process serves every app
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(SETTINGS=settings, TESTING=settings.testing, JSON_SORT_KEYS=False)
+    app.json.sort_keys = False
+
+    kb = _knowledge_base(Path(settings.drugdata))
+    remote = RxNavClient(settings.rxnav_url, settings.rxnav_timeout, settings.rxnav_cache) \
+        if settings.rxnav_url else None
+    app.extensions["kb"] = kb
+    app.extensions["resolver"] = Resolver(kb, remote)
+    app.extensions["store"] = SqlStore(make_engine(settings.database_url))
+
+    errors.init_app(app)
+    app.register_blueprint(health.bp)
+    auth.require_token(drugs.bp)
+    app.register_blueprint(drugs.bp, url_prefix=API_PREFIX)
+    return app
