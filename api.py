@@ -11,7 +11,7 @@ from adapters.storage import SqlStore, make_engine
 from settings import Settings
 from stewardship import knowledge
 from stewardship.terminology import Resolver
-from web import auth, drugs, errors, health
+from web import api_v1, errors, health
 
 API_PREFIX = "/api/v1"
 
@@ -36,6 +36,5 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     errors.init_app(app)
     app.register_blueprint(health.bp)
-    auth.require_token(drugs.bp)
-    app.register_blueprint(drugs.bp, url_prefix=API_PREFIX)
+    app.register_blueprint(api_v1.bp, url_prefix=API_PREFIX)
     return app

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import getpass
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 
@@ -11,10 +13,15 @@ from settings import Settings
 from stewardship import accounts, knowledge
 
 
-def _store() -> SqlStore:
+@contextmanager
+def _store() -> Iterator[SqlStore]:
     settings = Settings.from_env()
     upgrade(settings.database_url)
-    return SqlStore(make_engine(settings.database_url))
+    engine = make_engine(settings.database_url)
+    try:
+        yield SqlStore(engine)
+    finally:
+        engine.dispose()
 
 
 @click.group()
@@ -39,7 +46,8 @@ def users_add(name: str, role: str) -> None:
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     try:
-        accounts.add_user(_store(), name, role, password)
+        with _store() as store:
+            accounts.add_user(store, name, role, password)
     except accounts.AccountError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"user {name} added with role {role}")
@@ -55,7 +63,8 @@ def tokens() -> None:
 def tokens_create(name: str) -> None:
     """Print a new bearer token for user NAME (shown once; only its hash is kept)."""
     try:
-        click.echo(accounts.create_token(_store(), name))
+        with _store() as store:
+            click.echo(accounts.create_token(store, name))
     except accounts.AccountError as error:
         raise click.ClickException(str(error)) from None
 

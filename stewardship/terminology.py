@@ -21,7 +21,14 @@ RXNORM_SYSTEM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 _UNIT_SPELLING = {"mg": "mg", "mcg": "mcg", "g": "g", "mg/ml": "mg/mL", "mg/hr": "mg/h", "mcg/hr": "mcg/h",
                   "mg/actuat": "mg/actuat", "mg/mg": "mg/mg", "unt": "[iU]", "unt/ml": "[iU]/mL",
                   "unt/mg": "[iU]/mg", "ml/ml": "mL/mL", "mcg/actuat": "mcg/actuat"}
-_MASS_IN_MG = {"mg": 1.0, "mcg": 0.001, "g": 1000.0}
+# Strengths compared on one scale: masses in mg, patch rates in mg/h (RxNorm writes fentanyl 25 mcg/h as 0.025 MG/HR).
+_CANONICAL = {"mg": (1.0, "mg"), "mcg": (0.001, "mg"), "g": (1000.0, "mg"), "mg/h": (1.0, "mg/h"),
+              "mg/hr": (1.0, "mg/h"), "mcg/h": (0.001, "mg/h"), "mcg/hr": (0.001, "mg/h")}
+
+
+def _canonical(value: float, unit: str | None) -> float:
+    factor, _ = _CANONICAL.get(unit or "mg", (1.0, unit))
+    return round(value * factor, 6)
 
 # "5", "0.5 mg", "10/325", "25 mcg/h", "650mg"; a number followed by a count or a time word is not a strength.
 _STRENGTH = re.compile(
@@ -309,12 +316,12 @@ class Resolver:
         if len(values) != len(strengths):
             return False
         wanted = []
-        for (value, unit), (_, have_unit) in zip(strengths, values):
+        for (value, unit), (_, have_unit) in zip(sorted(strengths), sorted(values)):
             if unit == "%":  # 5% is 0.05 mg/mg (a patch or gel) or 50 mg/mL (a solution)
-                value = value / 100 if have_unit == "mg/mg" else value * 10 if have_unit == "mg/ml" else value
-            wanted.append(round(value * _MASS_IN_MG[unit], 6) if unit in _MASS_IN_MG else round(value, 6))
-        have = [round(v * _MASS_IN_MG.get(u or "mg", 1.0), 6) if (u or "mg") in _MASS_IN_MG else round(v, 6)
-                for v, u in values]
+                value, unit = (value / 100 if have_unit == "mg/mg" else value * 10 if have_unit == "mg/ml"
+                               else value), have_unit
+            wanted.append(_canonical(value, unit if unit is not None else have_unit))
+        have = [_canonical(value, unit) for value, unit in values]
         return Counter(wanted) == Counter(have)
 
     def _pick(self, candidates: list[Product], strengths: list[tuple[float, str | None]],

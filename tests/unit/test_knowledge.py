@@ -210,3 +210,10 @@ def test_broken_yaml_is_reported_with_its_file(tmp_path):
 def test_the_validator_command_reports_valid_drugdata(capsys):
     assert knowledge.main([str(DEFAULT_DRUGDATA)]) == 0
     assert "valid" in capsys.readouterr().out
+
+
+def test_docs_knowledge_base_page_matches_the_data(kb):
+    from stewardship.knowledge_docs import render
+
+    page = (DEFAULT_DRUGDATA.parent / "docs" / "knowledge-base.md").read_text()
+    assert page == render(kb), "docs/knowledge-base.md is stale: run `make docs`"
