@@ -43,11 +43,15 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def _ensure_sqlite_folder(url: str) -> None:
+    database = url.split("///", 1)[-1] if url.startswith("sqlite") else ""
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
 def make_engine(url: str) -> Engine:
+    _ensure_sqlite_folder(url)
     if url.startswith("sqlite"):
-        database = url.split("///", 1)[-1]
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, poolclass=NullPool)
 
         @event.listens_for(engine, "connect")
@@ -63,6 +67,7 @@ def make_engine(url: str) -> Engine:
 
 def upgrade(url: str) -> None:
     """Bring the database at `url` to the newest schema (Alembic `upgrade head`)."""
+    _ensure_sqlite_folder(url)
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["database_url"] = url
