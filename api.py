@@ -10,6 +10,8 @@ from adapters.rxnav import RxNavClient
 from adapters.storage import SqlStore, make_engine
 from settings import Settings
 from stewardship import knowledge
+from stewardship.engine import Engine
+from stewardship.rulebook import load_rulebook
 from stewardship.terminology import Resolver
 from web import api_v1, errors, health
 
@@ -30,8 +32,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     kb = _knowledge_base(Path(settings.drugdata))
     remote = RxNavClient(settings.rxnav_url, settings.rxnav_timeout, settings.rxnav_cache) \
         if settings.rxnav_url else None
+    resolver = Resolver(kb, remote)
     app.extensions["kb"] = kb
-    app.extensions["resolver"] = Resolver(kb, remote)
+    app.extensions["resolver"] = resolver
+    app.extensions["engine"] = Engine(kb, resolver, load_rulebook(kb, settings.config_dir, settings.rules_override))
     app.extensions["store"] = SqlStore(make_engine(settings.database_url))
 
     errors.init_app(app)

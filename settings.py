@@ -6,6 +6,7 @@
 | STEWARDSHIP_AUTH | on | `off` opens the API without tokens: local development only, never the default |
 | STEWARDSHIP_DRUGDATA | <project>/drugdata | the knowledge base to load |
 | STEWARDSHIP_CONFIG | <project>/config | site configuration (rule switches) |
+| STEWARDSHIP_RULES | (unset) | a YAML file overriding single rule settings, e.g. switching a rule off |
 | STEWARDSHIP_RXNAV_URL | (unset: offline only) | base URL of an RxNav REST server, asked for codes the offline subset lacks |
 | STEWARDSHIP_RXNAV_TIMEOUT | 3 | seconds per RxNav request |
 | STEWARDSHIP_RXNAV_CACHE | <project>/var/rxnav-cache.sqlite3 | persistent cache of RxNav answers |
@@ -28,6 +29,7 @@ class Settings:
     auth: bool = True
     drugdata: Path = PROJECT_ROOT / "drugdata"
     config_dir: Path = PROJECT_ROOT / "config"
+    rules_override: Path | None = None
     rxnav_url: str | None = None
     rxnav_timeout: float = 3.0
     rxnav_cache: Path = VAR / "rxnav-cache.sqlite3"
@@ -45,6 +47,7 @@ class Settings:
             auth=env.get("STEWARDSHIP_AUTH", "on").strip().lower() not in ("off", "0", "false", "no"),
             drugdata=Path(env.get("STEWARDSHIP_DRUGDATA") or base.drugdata),
             config_dir=Path(env.get("STEWARDSHIP_CONFIG") or base.config_dir),
+            rules_override=Path(env["STEWARDSHIP_RULES"]) if env.get("STEWARDSHIP_RULES") else None,
             rxnav_url=env.get("STEWARDSHIP_RXNAV_URL") or None,
             rxnav_timeout=float(env.get("STEWARDSHIP_RXNAV_TIMEOUT") or base.rxnav_timeout),
             rxnav_cache=Path(env.get("STEWARDSHIP_RXNAV_CACHE") or base.rxnav_cache),

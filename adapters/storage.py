@@ -11,12 +11,13 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import (Column, DateTime, ForeignKey, MetaData, String, Table, create_engine, event, select,
-                        text)
+from sqlalchemy import (JSON, Column, Date, DateTime, ForeignKey, Integer, MetaData, String, Table, create_engine,
+                        event, select, text)
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 
 from stewardship.accounts import IssuedToken, User
+from stewardship.model import SEVERITIES, CheckResult
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -36,6 +37,32 @@ api_tokens = Table(
     Column("secret_hash", String(64), nullable=False),
     Column("user_name", String(64), ForeignKey("users.name"), nullable=False, index=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+
+checks = Table(
+    "checks", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("as_of", Date, nullable=False),
+    Column("patient_ref", String(200), index=True),
+    Column("requester", String(64)),
+    Column("source", String(16), nullable=False),
+    Column("max_severity", String(16)),
+    Column("knowledge_base_version", String(64), nullable=False),
+    Column("request", JSON, nullable=False),
+    Column("response", JSON, nullable=False),
+)
+
+check_findings = Table(
+    "check_findings", metadata,
+    Column("check_id", String(36), ForeignKey("checks.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("code", String(120), nullable=False, index=True),
+    Column("category", String(32), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("drugs", JSON, nullable=False),
+    Column("summary", String(200), nullable=False),
 )
 
 
@@ -99,6 +126,27 @@ class SqlStore:
         with self.engine.begin() as connection:
             connection.execute(api_tokens.insert().values(token_id=token.token_id, secret_hash=token.secret_hash,
                                                           user_name=token.user_name, created_at=_now()))
+
+    # checks
+    def add_check(self, check_id: str, request_json: dict, response_json: dict, result: CheckResult,
+                  requester: str | None, source: str, kb_version: str) -> None:
+        severities = [f.severity for f in result.findings]
+        worst = min(severities, key=SEVERITIES.index) if severities else None
+        with self.engine.begin() as connection:  # the check and its findings, or nothing
+            connection.execute(checks.insert().values(
+                id=check_id, created_at=_now(), as_of=result.as_of, patient_ref=request_json.get("patient", {}).get("id"),
+                requester=requester, source=source, max_severity=worst, knowledge_base_version=kb_version,
+                request=request_json, response=response_json))
+            if result.findings:
+                connection.execute(check_findings.insert(), [
+                    {"check_id": check_id, "position": index, "code": f.code, "category": f.category,
+                     "severity": f.severity, "drugs": list(f.drugs), "summary": f.summary}
+                    for index, f in enumerate(result.findings)])
+
+    def get_check(self, check_id: str) -> dict | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(checks.c.response).where(checks.c.id == check_id)).first()
+        return row[0] if row else None
 
     def get_token(self, token_id: str) -> IssuedToken | None:
         with self.engine.connect() as connection:

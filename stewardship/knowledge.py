@@ -28,6 +28,11 @@ POPULATIONS = ("general", "older_adult", "hepatic")
 ACTIONS = ("avoid", "reduce", "caution")
 BEERS_RECOMMENDATIONS = ("avoid", "use_with_caution", "reduce_dose", "avoid_combination")
 DOSE_UNITS = ("mg", "mcg", "g", "mcg/h")
+CONDITION_KEYWORDS = ("ckd", "dialysis", "peptic_ulcer", "gi_bleed", "heart_failure", "hypertension",
+                      "hypertension_uncontrolled", "hepatic_impairment", "cirrhosis", "sleep_apnea", "copd", "falls",
+                      "dementia", "seizure_disorder", "pregnancy", "opioid_use_disorder", "alcohol_use_disorder",
+                      "diabetes", "chronic_constipation", "urinary_retention", "narrow_angle_glaucoma", "long_qt",
+                      "osteoporosis", "depression")
 
 
 class KnowledgeBaseError(ValueError):
@@ -111,6 +116,7 @@ class RenalBandSchema(_Strict):
     crcl_at_most = fields.Float(load_default=None, validate=validate.Range(min=0))
     dialysis = fields.Boolean(load_default=False)
     route = fields.String(load_default=None, validate=validate.OneOf(ROUTES))
+    release = fields.String(load_default="any", validate=validate.OneOf(("any", "immediate", "extended")))
     action = fields.String(required=True, validate=validate.OneOf(ACTIONS))
     max_daily_dose = fields.Nested(AmountSchema, load_default=None)
     note = fields.String(load_default=None)
@@ -149,9 +155,21 @@ class MmeFactorSchema(_Strict):
 class BeersSchema(_Strict):
     table = fields.Integer(required=True, strict=True, validate=validate.Range(2, 7))
     recommendation = fields.String(required=True, validate=validate.OneOf(BEERS_RECOMMENDATIONS))
+    # Table 3: the patient's condition (a contract keyword, or "delirium"); Tables 5/6: free text of the criterion
     condition = fields.String(load_default=None, allow_none=True)
+    min_age = fields.Integer(load_default=None, strict=True)  # e.g. prasugrel, Table 4: age >= 75
+    # "gi": the statement is carried by the gi rules (the NSAID GI-bleeding criterion), not by geriatric.beers
+    carried_by = fields.String(load_default=None, validate=validate.OneOf(("gi",)))
+    # info where the statement's force depends on an indication or a duration a check does not know
+    severity = fields.String(load_default=None, validate=validate.OneOf(("info",)))
     note = fields.String(load_default=None)
     source = _source_field()
+
+    @validates_schema
+    def _table_3_names_a_condition(self, data: dict, **_: Any) -> None:
+        if data["table"] == 3 and data["condition"] not in CONDITION_KEYWORDS + ("delirium",):
+            raise ValidationError("a Table 3 statement names a condition keyword of the contract (or delirium)",
+                                  "condition")
 
 
 class EffectiveDoseSchema(AmountSchema):
@@ -203,6 +221,32 @@ class DoseFormsFileSchema(_Strict):
     source = _source_field()
     dose_forms = fields.List(fields.Nested(DoseFormSchema), required=True)
     text_hints = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+
+class SnomedCodeSchema(Schema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^\d+$"))
+    display = fields.String(required=True)
+    source = fields.String(required=True)
+
+
+class IcdPrefixSchema(Schema):
+    prefix = fields.String(required=True, validate=validate.Regexp(r"^[A-Z][0-9A-Z.]*$"))
+    display = fields.String(required=True)
+    source = fields.String(required=True)
+
+
+class ConditionCodesSchema(Schema):
+    label = fields.String(required=True)
+    snomed = fields.List(fields.Nested(SnomedCodeSchema), load_default=list)
+    icd10_prefixes = fields.List(fields.Nested(IcdPrefixSchema), load_default=list)
+    implies = fields.List(fields.String(validate=validate.OneOf(CONDITION_KEYWORDS)), load_default=list)
+
+
+class ConditionsFileSchema(Schema):
+    source_notes = fields.String(required=True)
+    conditions = fields.Dict(keys=fields.String(validate=validate.OneOf(CONDITION_KEYWORDS)),
+                             values=fields.Nested(ConditionCodesSchema), required=True)
+    sources = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True)
 
 
 class IngredientsFileSchema(_Strict):
@@ -271,6 +315,7 @@ class RenalBand:
     crcl_at_most: float | None
     dialysis: bool
     route: str | None
+    release: str  # any | immediate | extended
     action: str
     max_daily_dose: Amount | None
     note: str | None
@@ -323,6 +368,9 @@ class BeersStatement:
     table: int
     recommendation: str
     condition: str | None
+    min_age: int | None
+    carried_by: str | None
+    severity: str | None
     note: str | None
     source: Citation
 
@@ -351,6 +399,7 @@ class Ingredient:
     classes: tuple[str, ...]
     routes: tuple[str, ...]
     effects: Mapping[str, Effect]  # class defaults merged with this ingredient's overrides
+    own_effects: Mapping[str, Effect]  # the overrides alone (what the ingredient is, whatever class it acts as)
     topical_classes: tuple[str, ...]  # what the drug is when applied to the skin (empty: same as systemic)
     topical_source: Citation | None
     max_daily_doses: tuple[MaxDailyDose, ...]
@@ -406,6 +455,15 @@ class DoseForm:
     extended_release: bool
 
 
+@dataclass(frozen=True)
+class ConditionCodes:
+    """What codes mean a condition keyword, and which keywords it implies (dialysis implies ckd)."""
+    keyword: str
+    snomed: frozenset[str]
+    icd10_prefixes: tuple[str, ...]  # without dots, upper case
+    implies: tuple[str, ...]
+
+
 @dataclass
 class KnowledgeBase:
     ingredients: dict[str, Ingredient]  # by name
@@ -415,6 +473,7 @@ class KnowledgeBase:
     products: dict[str, Product]  # by rxcui
     dose_forms: tuple[DoseForm, ...]  # longest pattern first
     text_hints: dict[str, str]  # typed word -> dose-form words
+    conditions: dict[str, ConditionCodes]
     version: str
     by_rxcui: dict[str, Ingredient] = field(default_factory=dict)
 
@@ -426,6 +485,26 @@ class KnowledgeBase:
 
     def members(self, class_key: str) -> list[Ingredient]:
         return [i for i in self.ingredients.values() if class_key in i.classes]
+
+    def condition_keywords(self, system: str, code: str) -> tuple[str, ...]:
+        """The condition keywords a SNOMED CT or ICD-10-CM code means (none for a code the service does not know)."""
+        if system == "http://snomed.info/sct":
+            return tuple(k for k, c in self.conditions.items() if code in c.snomed)
+        if system == "http://hl7.org/fhir/sid/icd-10-cm":
+            bare = code.replace(".", "").upper()
+            return tuple(k for k, c in self.conditions.items() if any(bare.startswith(p) for p in c.icd10_prefixes))
+        return ()
+
+    def with_implied(self, keywords: Iterable[str]) -> frozenset[str]:
+        found = set(keywords)
+        pending = list(found)
+        while pending:
+            codes = self.conditions.get(pending.pop())
+            for implied in codes.implies if codes else ():
+                if implied not in found:
+                    found.add(implied)
+                    pending.append(implied)
+        return frozenset(found)
 
     def dose_form(self, name: str | None) -> DoseForm | None:
         """What an RxNorm dose form means for route and release (None for an unknown or missing form)."""
@@ -603,10 +682,22 @@ def load(directory: Path | str = DEFAULT_DRUGDATA) -> KnowledgeBase:
     dose_forms = tuple(sorted((DoseForm(f["pattern"].lower(), f["route"], f["extended_release"])
                                for f in raw_forms["dose_forms"]), key=lambda form: -len(form.pattern)))
 
+    conditions_path = root / "conditions.yaml"
+    raw_conditions = _load_with(ConditionsFileSchema(), _read_yaml(conditions_path), conditions_path)
+    conditions = {}
+    for keyword, spec in raw_conditions["conditions"].items():
+        for code in spec["snomed"] + spec["icd10_prefixes"]:
+            if code["source"] not in raw_conditions["sources"]:
+                raise KnowledgeBaseError(f"conditions.yaml: condition {keyword!r}: source {code['source']!r} is not in "
+                                         "its sources")
+        conditions[keyword] = ConditionCodes(keyword, frozenset(c["code"] for c in spec["snomed"]),
+                                             tuple(p["prefix"].replace(".", "") for p in spec["icd10_prefixes"]),
+                                             tuple(spec["implies"]))
+
     newest_review = max((i.reviewed.checked_on for i in ingredients.values()), default=dt.date.min)
     version = f"{newest_review.isoformat()}+{digest.hexdigest()[:10]}"
     return KnowledgeBase(ingredients, classes, registry, concepts, products, dose_forms,
-                         dict(raw_forms["text_hints"]), version)
+                         dict(raw_forms["text_hints"]), conditions, version)
 
 
 def _build_ingredient(spec: dict, file: str, file_review: Review, classes: dict[str, DrugClass],
@@ -641,6 +732,7 @@ def _build_ingredient(spec: dict, file: str, file_review: Review, classes: dict[
         classes=tuple(spec["classes"]),
         routes=tuple(spec["routes"]),
         effects=_merge_effects(spec["classes"], classes, overrides),
+        own_effects=overrides,
         topical_classes=tuple(topical["classes"]) if topical else (),
         topical_source=cite(topical["source"], "topical.source") if topical else None,
         max_daily_doses=tuple(
@@ -649,7 +741,7 @@ def _build_ingredient(spec: dict, file: str, file_review: Review, classes: dict[
             for i, d in enumerate(spec["max_daily_dose"])),
         renal=tuple(
             RenalBand(b["crcl_from"], b["crcl_above"], b["crcl_below"], b["crcl_at_most"], b["dialysis"], b["route"],
-                      b["action"],
+                      b["release"], b["action"],
                       amount(b["max_daily_dose"]), b["note"], cite(b["source"], f"renal[{i}].source"))
             for i, b in enumerate(spec["renal"])),
         hepatic=tuple(
@@ -660,8 +752,8 @@ def _build_ingredient(spec: dict, file: str, file_review: Review, classes: dict[
             MmeFactor(m["route"], m["dose_unit"], m["value"], m["note"], cite(m["source"], f"mme_factors[{i}]"))
             for i, m in enumerate(spec["mme_factors"])),
         beers=tuple(
-            BeersStatement(b["table"], b["recommendation"], b["condition"], b["note"],
-                           cite(b["source"], f"beers[{i}].source"))
+            BeersStatement(b["table"], b["recommendation"], b["condition"], b["min_age"], b["carried_by"],
+                           b["severity"], b["note"], cite(b["source"], f"beers[{i}].source"))
             for i, b in enumerate(spec["beers"])),
         effective_dose=EffectiveDose(
             Amount(spec["effective_dose"]["value"], spec["effective_dose"]["unit"]), spec["effective_dose"]["note"],

@@ -93,3 +93,21 @@ def token(app) -> str:
 @pytest.fixture
 def auth_headers(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(scope="session")
+def engine(kb, resolver):
+    from stewardship.engine import Engine
+    from stewardship.rulebook import load_rulebook
+
+    return Engine(kb, resolver, load_rulebook(kb))
+
+
+@pytest.fixture(scope="session")
+def check(engine):
+    """check(patient, *regimen lines) -> Outcome"""
+    from tests.unit.clinical import Outcome, request
+
+    def run(who, *regimen, **kwargs):
+        return Outcome(engine.check(request(who, *regimen, **kwargs)))
+    return run

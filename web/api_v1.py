@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from . import auth, drugs
+from . import auth, checks, drugs
 
 bp = Blueprint("api_v1", __name__)
 bp.before_request(auth.require_bearer_token)
 bp.register_blueprint(drugs.bp)
+bp.register_blueprint(checks.bp)

@@ -113,9 +113,9 @@ def test_nsaids_are_avoided_below_crcl_30_per_beers_2023(kb):
 
 def test_renal_band_edges_are_read_as_the_source_writes_them():
     source = knowledge.Citation("x", "y", "t", "http://x", "e")
-    below_30 = knowledge.RenalBand(None, None, 30, None, False, None, "avoid", None, None, source)
-    at_most_30 = knowledge.RenalBand(15, None, None, 30, False, None, "reduce", None, None, source)
-    above_95 = knowledge.RenalBand(None, 95, None, None, False, None, "avoid", None, None, source)
+    below_30 = knowledge.RenalBand(None, None, 30, None, False, None, "any", "avoid", None, None, source)
+    at_most_30 = knowledge.RenalBand(15, None, None, 30, False, None, "any", "reduce", None, None, source)
+    above_95 = knowledge.RenalBand(None, 95, None, None, False, None, "any", "avoid", None, None, source)
     assert below_30.covers(29.9, False) and not below_30.covers(30, False)
     assert at_most_30.covers(30, False) and not at_most_30.covers(30.1, False) and not at_most_30.covers(14, False)
     assert above_95.covers(95.1, False) and not above_95.covers(95, False)

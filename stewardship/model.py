@@ -1,0 +1,138 @@
+"""The check's vocabulary: what comes in (patient, lines, asOf) and what goes out (findings, derived values).
+
+Plain frozen dataclasses, no I/O. Quantities arrive here already checked and in canonical units (mg, mcg/h, mL,
+counts of units, kg, mg/dL, mL/min); the web edge turns JSON into these and names every bad field.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from .knowledge import CONDITION_KEYWORDS
+
+SEVERITIES = ("critical", "warning", "info")
+CATEGORIES = ("renal", "hepatic", "gi", "bleeding", "procedure", "sedation", "constipation", "anticholinergic",
+              "serotonergic", "qt", "duplication", "dose", "opioid", "geriatric", "drug_disease", "stopping_rule",
+              "unresolved")
+CONDITIONS = CONDITION_KEYWORDS
+PROCEDURES = ("scs_trial", "scs_implant", "drg_stimulation", "intrathecal_pump", "vertebral_augmentation",
+              "interlaminar_esi", "transforaminal_esi", "facet_mbb", "facet_rfa", "intradiscal", "sympathetic_block",
+              "si_joint_injection", "trigger_point_injection", "peripheral_nerve_block", "peripheral_joint_injection")
+PAIN_TYPES = ("acute", "subacute", "chronic")
+
+
+@dataclass(frozen=True)
+class Dose:
+    """One administration: an amount in a canonical unit (mg, mcg/h, mL, or a count: tablet, capsule, patch)."""
+    value: float
+    unit: str
+
+    def text(self) -> str:
+        return f"{self.value:g} {self.unit}"
+
+
+@dataclass(frozen=True)
+class Frequency:
+    label: str
+    times_per_day: float  # the most frequent reading counts for maxima ("q4-6h" is 6 a day)
+
+
+@dataclass(frozen=True)
+class DrugLine:
+    ref: str  # "regimen[0]" or "patient.medications[2]"
+    drug: Any  # free text or {"system", "code"}
+    dose: Dose | None = None
+    frequency: Frequency | None = None
+    prn: bool = False
+    max_daily_dose: Dose | None = None
+    route: str | None = None
+    start_date: dt.date | None = None
+    duration_days: int | None = None
+    current: bool = False  # True for patient.medications, False for the regimen being ordered
+
+    @property
+    def input_text(self) -> str:
+        if isinstance(self.drug, dict):
+            return f"{self.drug.get('system', '')}|{self.drug.get('code', '')}"
+        return str(self.drug)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    drug: str
+    date: dt.date
+    benefit: bool
+    pain_score: float | None = None
+    baseline_pain_score: float | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class PlannedProcedure:
+    procedure: str
+    date: dt.date
+    level: str | None = None
+
+
+@dataclass(frozen=True)
+class Patient:
+    id: str | None = None
+    birth_date: dt.date | None = None
+    age_years: float | None = None
+    sex: str | None = None  # female | male | other | unknown
+    weight_kg: float | None = None
+    serum_creatinine_mg_dl: float | None = None
+    egfr_ml_min: float | None = None
+    crcl_ml_min: float | None = None
+    conditions: tuple[Any, ...] = ()  # keywords, or codings {"system", "code"} (SNOMED CT, ICD-10-CM)
+    pain_type: str | None = None
+    gestational_weeks: float | None = None
+    child_pugh_class: str | None = None
+    medications: tuple[DrugLine, ...] = ()
+    outcomes: tuple[Outcome, ...] = ()
+    planned_procedures: tuple[PlannedProcedure, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    patient: Patient
+    regimen: tuple[DrugLine, ...]
+    as_of: dt.date
+
+
+@dataclass(frozen=True)
+class Evidence:
+    citation: str
+    url: str
+
+    def as_json(self) -> dict:
+        return {"citation": self.citation, "url": self.url}
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    category: str
+    severity: str
+    drugs: tuple[str, ...]
+    summary: str
+    detail: str
+    evidence: tuple[Evidence, ...]
+    suggestions: tuple[dict, ...] = ()
+    lines: tuple[str, ...] = ()  # the input lines the finding is about
+
+    def as_json(self, finding_id: str) -> dict:
+        return {"id": finding_id, "code": self.code, "category": self.category, "severity": self.severity,
+                "drugs": list(self.drugs), "summary": self.summary, "detail": self.detail,
+                "evidence": [e.as_json() for e in self.evidence], "suggestions": list(self.suggestions),
+                "lines": list(self.lines)}
+
+
+@dataclass
+class CheckResult:
+    as_of: dt.date
+    derived: dict
+    findings: list[Finding]
+    resolved: list[dict]
+    reminders: list[dict] = field(default_factory=list)

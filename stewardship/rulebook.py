@@ -1,0 +1,162 @@
+"""The rulebook: config/rules.yaml and config/drug_disease.yaml, validated, with every citation resolved.
+
+Each rule has a switch (`enabled`), a severity (one word, or one per case), its thresholds and its sources. The
+engine refuses a rulebook that names a rule it has no code for, or lacks one it has: a switch can never silently
+do nothing. A site overrides single settings with a YAML file named by STEWARDSHIP_RULES, e.g.
+`{rules: {sedation.stacked: {enabled: false}}}`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+from marshmallow import Schema, ValidationError, fields, validate
+
+from .knowledge import Citation, KnowledgeBase, KnowledgeBaseError, SourceSchema, _flatten
+from .model import CATEGORIES, CONDITIONS, SEVERITIES
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config"
+
+class RuleSchema(Schema):
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    enabled = fields.Boolean(required=True)
+    severity = fields.Raw(load_default=None)
+    thresholds = fields.Dict(keys=fields.String(), values=fields.Float(), load_default=dict)
+    classes = fields.List(fields.String(), load_default=list)
+    codes = fields.String(load_default=None)
+    when = fields.String(required=True)
+    then = fields.String(required=True)
+    sources = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+
+
+class MatchSchema(Schema):
+    classes = fields.List(fields.String(), load_default=list)
+    exclude_classes = fields.List(fields.String(), load_default=list)
+    ingredients = fields.List(fields.String(), load_default=list)
+    effect = fields.String(load_default=None)
+    min_grade = fields.Integer(load_default=1)
+    systemic = fields.Boolean(load_default=True)
+    min_gestational_weeks = fields.Float(load_default=None)
+
+
+class DrugDiseaseSchema(Schema):
+    enabled = fields.Boolean(required=True)
+    condition = fields.String(required=True, validate=validate.OneOf(CONDITIONS))
+    match = fields.Nested(MatchSchema, required=True)
+    severity = fields.String(required=True, validate=validate.OneOf(SEVERITIES))
+    summary = fields.String(required=True)
+    detail = fields.String(required=True)
+    sources = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+
+
+@dataclass(frozen=True)
+class Rule:
+    key: str
+    category: str
+    enabled: bool
+    severity: str | Mapping[str, str] | None
+    thresholds: Mapping[str, float]
+    classes: tuple[str, ...]
+    codes: str | None
+    when: str
+    then: str
+    sources: tuple[Citation, ...]
+
+    def severity_for(self, case: str | None = None) -> str:
+        if isinstance(self.severity, Mapping):
+            return self.severity[case or "default"]
+        return self.severity or "info"
+
+
+@dataclass(frozen=True)
+class DrugDiseaseEntry:
+    key: str
+    enabled: bool
+    condition: str
+    match: Mapping[str, Any]
+    severity: str
+    summary: str
+    detail: str
+    sources: tuple[Citation, ...]
+
+
+@dataclass(frozen=True)
+class Rulebook:
+    rules: Mapping[str, Rule]
+    drug_disease: tuple[DrugDiseaseEntry, ...]
+    citations: Mapping[str, dict]
+
+    def cite(self, text: str) -> Citation:
+        source_id, _, locator = text.partition(": ")
+        entry = self.citations[source_id]
+        return Citation(source_id, locator, entry["title"], entry["url"], entry["edition"])
+
+
+def _merge(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
+            else value
+    return merged
+
+
+def _check_severity(key: str, severity: Any) -> None:
+    values = severity.values() if isinstance(severity, dict) else [severity]
+    for value in values:
+        if value is not None and value not in SEVERITIES:
+            raise KnowledgeBaseError(f"rules.yaml: rule {key!r}: field severity: {value!r} is not one of "
+                                     f"{', '.join(SEVERITIES)}")
+
+
+def load_rulebook(kb: KnowledgeBase, directory: Path | str = DEFAULT_CONFIG,
+                  override: Path | str | None = None) -> Rulebook:
+    root = Path(directory)
+    raw = yaml.safe_load((root / "rules.yaml").read_text(encoding="utf-8"))
+    if override:
+        raw = _merge(raw, yaml.safe_load(Path(override).read_text(encoding="utf-8")) or {})
+    citations = dict(kb.sources)
+    for source_id, entry in (raw.get("sources") or {}).items():
+        try:
+            citations[source_id] = SourceSchema().load(entry)
+        except ValidationError as error:
+            raise KnowledgeBaseError(f"rules.yaml: source {source_id!r}: {_flatten(error.messages)}") from None
+
+    def cite(text: str, where: str) -> Citation:
+        source_id, _, locator = text.partition(": ")
+        if source_id not in citations or not locator:
+            raise KnowledgeBaseError(f"{where}: source {text!r} must be '<registered id>: <locator>'")
+        entry = citations[source_id]
+        return Citation(source_id, locator, entry["title"], entry["url"], entry["edition"])
+
+    rules = {}
+    for key, spec in (raw.get("rules") or {}).items():
+        try:
+            loaded = RuleSchema().load(spec)
+        except ValidationError as error:
+            problems = "; ".join(f"field {f}: {m}" for f, m in _flatten(error.messages))
+            raise KnowledgeBaseError(f"rules.yaml: rule {key!r}: {problems}") from None
+        _check_severity(key, loaded["severity"])
+        rules[key] = Rule(key, loaded["category"], loaded["enabled"], loaded["severity"], loaded["thresholds"],
+                          tuple(loaded["classes"]), loaded["codes"], loaded["when"], loaded["then"],
+                          tuple(cite(s, f"rules.yaml: rule {key!r}") for s in loaded["sources"]))
+
+    raw_entries = yaml.safe_load((root / "drug_disease.yaml").read_text(encoding="utf-8")) or {}
+    entries = []
+    for key, spec in (raw_entries.get("entries") or {}).items():
+        try:
+            loaded = DrugDiseaseSchema().load(spec)
+        except ValidationError as error:
+            problems = "; ".join(f"field {f}: {m}" for f, m in _flatten(error.messages))
+            raise KnowledgeBaseError(f"drug_disease.yaml: entry {key!r}: {problems}") from None
+        for klass in loaded["match"]["classes"] + loaded["match"]["exclude_classes"]:
+            if klass not in kb.classes:
+                raise KnowledgeBaseError(f"drug_disease.yaml: entry {key!r}: field match.classes: unknown {klass!r}")
+        for name in loaded["match"]["ingredients"]:
+            if name not in kb.ingredients:
+                raise KnowledgeBaseError(f"drug_disease.yaml: entry {key!r}: field match.ingredients: unknown {name!r}")
+        entries.append(DrugDiseaseEntry(key, loaded["enabled"], loaded["condition"], loaded["match"],
+                                        loaded["severity"], loaded["summary"], loaded["detail"],
+                                        tuple(cite(s, f"drug_disease.yaml: entry {key!r}") for s in loaded["sources"])))
+    return Rulebook(rules, tuple(entries), citations)

@@ -1,0 +1,49 @@
+"""Small helpers the rules share: wording, applicability of dose limits, gastroprotection."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..engine import CheckContext, Exposure
+from ..knowledge import Amount, MaxDailyDose
+
+
+def names(exposures: Iterable[Exposure]) -> str:
+    listed = list(dict.fromkeys(e.name for e in exposures))
+    if len(listed) <= 2:
+        return " + ".join(listed)
+    return ", ".join(listed[:-1]) + " + " + listed[-1]
+
+
+def mg(value: float) -> str:
+    return f"{value:,.0f} mg" if value >= 10 else f"{value:g} mg"
+
+
+def gastroprotected(ctx: CheckContext) -> bool:
+    """A PPI is taken or ordered (Beers 2023: a PPI or misoprostol protects; an H2 blocker is not enough)."""
+    return bool(ctx.with_class("ppi"))
+
+
+def release_of(exposure: Exposure) -> str:
+    return "extended" if exposure.extended_release else "immediate"
+
+
+def applies(limit: MaxDailyDose | object, exposure: Exposure) -> bool:
+    """Whether a dose limit or band written for a route and release fits this exposure."""
+    route = getattr(limit, "route", None)
+    release = getattr(limit, "release", "any")
+    route_fits = route is None or route == exposure.route or (route == "oral" and exposure.route is None)
+    return route_fits and release in ("any", release_of(exposure))
+
+
+def amount_text(amount: Amount) -> str:
+    return f"{amount.value:g} {amount.unit}"
+
+
+def line_refs(exposures: Iterable[Exposure]) -> list[str]:
+    return list(dict.fromkeys(e.line.ref for e in exposures))
+
+
+def suggestion(label: str, action: str, **fields: object) -> dict:
+    """A structured suggestion: `action` is one of substitute, reduce_dose, add_drug, stop, taper,
+    offer_naloxone, monitor, review (the CDS Hooks side turns the concrete ones into FHIR actions)."""
+    return {"label": label, "action": action, **{k: v for k, v in fields.items() if v is not None}}
