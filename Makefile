@@ -26,6 +26,7 @@ bench: $(STAMP)
 
 docs: $(STAMP)
 	$(VENV)/bin/python -m stewardship.knowledge_docs > docs/knowledge-base.md
+	$(VENV)/bin/python -m stewardship.findings_docs > docs/findings.md
 
 kb-check: $(STAMP)
 	$(VENV)/bin/stewardship kb check

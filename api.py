@@ -13,7 +13,7 @@ from stewardship import knowledge
 from stewardship.engine import Engine
 from stewardship.rulebook import load_rulebook
 from stewardship.terminology import Resolver
-from web import api_v1, errors, health
+from web import api_v1, errors, health, openapi
 
 API_PREFIX = "/api/v1"
 
@@ -40,5 +40,6 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     errors.init_app(app)
     app.register_blueprint(health.bp)
+    app.register_blueprint(openapi.bp)
     app.register_blueprint(api_v1.bp, url_prefix=API_PREFIX)
     return app

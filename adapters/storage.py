@@ -14,7 +14,6 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import (JSON, Column, Date, DateTime, ForeignKey, Integer, MetaData, String, Table, create_engine,
                         event, select, text)
 from sqlalchemy.engine import Engine
-from sqlalchemy.pool import NullPool
 
 from stewardship.accounts import IssuedToken, User
 from stewardship.model import SEVERITIES, CheckResult
@@ -79,13 +78,16 @@ def _ensure_sqlite_folder(url: str) -> None:
 def make_engine(url: str) -> Engine:
     _ensure_sqlite_folder(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, poolclass=NullPool)
+        engine = create_engine(url)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection, _record) -> None:  # noqa: ANN001 - DBAPI objects
             cursor = connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
+            # WAL with synchronous=NORMAL: every transaction stays atomic and survives a crash of the service;
+            # only a power cut can lose the last commits (SQLite is the embedded default, PostgreSQL the store)
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=5000")
             cursor.close()
         return engine

@@ -1,19 +1,34 @@
 """`make bench`: performance figures measured in one run on this machine (no timed assertions in tests).
 
-Terminology: resolver inputs per second over 10,000 mixed inputs (names, brands, salts, combinations with
-strengths, RxNorm codes of every term type, misspellings and unknowns).
+1. Terminology: resolver inputs per second over 10,000 mixed inputs.
+2. Engine: checks per second for regimens of 5, 20 and 50 lines (in process, no I/O), and cost per line.
+3. HTTP: a 10-line POST /api/v1/checks through gunicorn (2 workers, SQLite) against the no-op JSON route
+   GET /api/v1/whoami of the same app, same client, same run: throughput, p50 and p95, and the ratios.
 """
 from __future__ import annotations
 
+import json
+import os
 import random
+import socket
 import statistics
+import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
 
 from stewardship import knowledge  # noqa: E402
+from stewardship.dosing import parse_frequency  # noqa: E402
+from stewardship.engine import Engine  # noqa: E402
+from stewardship.model import CheckRequest, Dose, DrugLine, Patient  # noqa: E402
+from stewardship.rulebook import load_rulebook  # noqa: E402
 from stewardship.terminology import Resolver  # noqa: E402
 
 TEXT_INPUTS = [
@@ -23,6 +38,13 @@ TEXT_INPUTS = [
     "tramadol 50 mg", "OxyContin 10", "APAP 500 mg", "Tylenol", "ibuprofin", "gabapentine", "tramdol",
     "unicorn tears", "xyzzy 5 mg", "Eliquis 5 mg", "warfarin sodium 5 mg", "cyclobenzaprine 10 mg",
 ]
+# (drug, dose mg, frequency): a pain clinic's usual lines, cycled to build regimens of any length
+LINES = [("ibuprofen", 400, "TID"), ("acetaminophen", 500, "q6h"), ("oxycodone", 5, "q6h"), ("gabapentin", 300, "TID"),
+         ("duloxetine", 60, "daily"), ("cyclobenzaprine", 10, "TID"), ("sertraline", 50, "daily"),
+         ("warfarin", 5, "daily"), ("omeprazole", 20, "daily"), ("tramadol", 50, "q6h"), ("naproxen", 250, "BID"),
+         ("pregabalin", 75, "BID"), ("amitriptyline", 10, "qHS"), ("lisinopril", 10, "daily"),
+         ("furosemide", 20, "daily"), ("senna", 8.6, "qHS"), ("prednisone", 10, "daily"),
+         ("hydromorphone", 2, "q6h"), ("meloxicam", 7.5, "daily"), ("alprazolam", 0.5, "BID")]
 
 
 def mixed_inputs(kb: knowledge.KnowledgeBase, count: int, seed: int = 7) -> list[str]:
@@ -45,12 +67,120 @@ def bench_resolver(kb: knowledge.KnowledgeBase, count: int = 10_000, rounds: int
           f"inputs; min {min(rates):,.0f}, max {max(rates):,.0f})")
 
 
+def regimen_request(size: int) -> CheckRequest:
+    lines = tuple(DrugLine(ref=f"regimen[{i}]", drug=LINES[i % len(LINES)][0],
+                           dose=Dose(LINES[i % len(LINES)][1], "mg"),
+                           frequency=parse_frequency(LINES[i % len(LINES)][2])) for i in range(size))
+    return CheckRequest(Patient(id="bench", age_years=72, sex="female", weight_kg=60, serum_creatinine_mg_dl=1.4,
+                                conditions=("peptic_ulcer", "falls")), lines, __import__("datetime").date(2026, 11, 27))
+
+
+def bench_engine(kb: knowledge.KnowledgeBase) -> None:
+    engine = Engine(kb, Resolver(kb), load_rulebook(kb))
+    per_check = {}
+    for size in (5, 20, 50):
+        request = regimen_request(size)
+        findings = len(engine.check(request).findings)
+        runs, started = 0, time.perf_counter()
+        while time.perf_counter() - started < 2.0:
+            engine.check(request)
+            runs += 1
+        per_check[size] = (time.perf_counter() - started) / runs
+        print(f"engine: {size:>2} lines: {1 / per_check[size]:,.0f} checks/s ({per_check[size] * 1000:.2f} ms a "
+              f"check, {per_check[size] * 1e6 / size:,.0f} us a line, {findings} findings)")
+    growth = per_check[50] / per_check[5]
+    print(f"engine: cost 50 lines / 5 lines = {growth:.1f}x for 10x the lines (linear would be 10x; interacting "
+          "pairs add to it)")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _timed(session: requests.Session, method: str, url: str, body: dict | None, headers: dict) -> float:
+    started = time.perf_counter()
+    response = session.request(method, url, json=body, headers=headers, timeout=30)
+    elapsed = time.perf_counter() - started
+    if response.status_code >= 400:
+        raise RuntimeError(f"{method} {url}: {response.status_code} {response.text[:200]}")
+    return elapsed
+
+
+def _load(method: str, url: str, body: dict | None, headers: dict, total: int, threads: int) -> tuple[list, float]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def worker(count: int) -> None:
+        with requests.Session() as session:
+            for _ in range(count):
+                elapsed = _timed(session, method, url, body, headers)
+                with lock:
+                    latencies.append(elapsed)
+
+    started = time.perf_counter()
+    pool = [threading.Thread(target=worker, args=(total // threads,)) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return latencies, len(latencies) / (time.perf_counter() - started)
+
+
+def _p(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) >= 2 else values[0]
+
+
+def bench_http(total: int = 400, threads: int = 4) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="stewardship-bench-"))
+    env = dict(os.environ, STEWARDSHIP_DATABASE_URL=f"sqlite:///{workdir / 'bench.sqlite3'}")
+    cli = str(ROOT / ".venv" / "bin" / "stewardship")
+    subprocess.run([cli, "users", "add", "bench", "--role", "prescriber"], input="bench-password\n", text=True,
+                   env=env, check=True, capture_output=True)
+    token = subprocess.run([cli, "tokens", "create", "bench"], env=env, check=True, capture_output=True,
+                           text=True).stdout.strip()
+    port = _free_port()
+    server = subprocess.Popen([cli, "serve", "--port", str(port), "--workers", "2"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if requests.get(f"{base}/healthz", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        headers = {"Authorization": f"Bearer {token}"}
+        body = {"patient": {"id": "bench", "age": 72, "sex": "female", "weight": {"value": 60, "unit": "kg"},
+                            "serumCreatinine": {"value": 1.4, "unit": "mg/dL"}, "conditions": ["peptic_ulcer"]},
+                "regimen": [{"drug": d, "dose": {"value": v, "unit": "mg"}, "frequency": f} for d, v, f in LINES[:10]],
+                "asOf": "2026-11-27"}
+        _load("GET", f"{base}/api/v1/whoami", None, headers, 40, threads)  # warm both workers
+        _load("POST", f"{base}/api/v1/checks", body, headers, 40, threads)
+        noop, noop_rate = _load("GET", f"{base}/api/v1/whoami", None, headers, total, threads)
+        checks, check_rate = _load("POST", f"{base}/api/v1/checks", body, headers, total, threads)
+        for label, values, rate in (("no-op GET /api/v1/whoami", noop, noop_rate),
+                                    ("10-line POST /api/v1/checks", checks, check_rate)):
+            print(f"http: {label}: {rate:,.0f} req/s, p50 {_p(values, 50) * 1000:.1f} ms, "
+                  f"p95 {_p(values, 95) * 1000:.1f} ms ({len(values)} requests, {threads} client threads, "
+                  "gunicorn 2 workers, SQLite)")
+        print(f"http: 10-line check / no-op: p50 {_p(checks, 50) / _p(noop, 50):.2f}x, "
+              f"p95 {_p(checks, 95) / _p(noop, 95):.2f}x, throughput {noop_rate / check_rate:.2f}x "
+              "(target: at most 3x)")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def main() -> None:
     started = time.perf_counter()
     kb = knowledge.load()
     print(f"knowledge base: loaded and validated in {time.perf_counter() - started:.2f} s "
           f"({len(kb.ingredients)} ingredients, {len(kb.products)} products)")
     bench_resolver(kb)
+    bench_engine(kb)
+    bench_http()
 
 
 if __name__ == "__main__":

@@ -60,6 +60,15 @@ class Dimension:
     canonical: str  # the unit every value of this dimension is turned into
     examples: str
 
+    @property
+    def unit(self) -> pint.Unit:
+        return _canonical_unit(self.canonical)
+
+
+@lru_cache(maxsize=None)
+def _canonical_unit(text: str) -> pint.Unit:
+    return _registry.parse_units(text)
+
 
 MASS = Dimension("mass", "mg", "mg, g, mcg")
 BODY_WEIGHT = Dimension("body weight", "kg", "kg, lb")
@@ -103,7 +112,7 @@ def quantity(value: object, unit: object, dimension: Dimension, field: str = "va
     if dimension is CREATININE and amount.check("[substance] / [length] ** 3"):
         amount = (amount * Q_(CREATININE_G_PER_MOL, "g/mol"))
     try:
-        return amount.to(dimension.canonical)
+        return amount.to(dimension.unit)
     except pint.errors.DimensionalityError:
         raise UnitError(
             field, f"unit {unit!r} is not a {dimension.name}; expected one of {dimension.examples}") from None
@@ -116,6 +125,7 @@ def from_json(payload: object, dimension: Dimension, field: str) -> pint.Quantit
     return quantity(payload.get("value"), payload.get("unit"), dimension, field)
 
 
+@lru_cache(maxsize=512)
 def dimension_of(unit: str) -> Dimension | None:
     """Which of the dose dimensions a unit string belongs to (mass, count, rate, volume), or None."""
     try:
@@ -124,7 +134,7 @@ def dimension_of(unit: str) -> Dimension | None:
         return None
     probe = Q_(1, parsed)
     for dimension in (MASS, COUNT, DOSE_RATE, VOLUME):
-        if probe.is_compatible_with(dimension.canonical):
+        if probe.is_compatible_with(dimension.unit):
             return dimension
     return None
 

@@ -10,6 +10,7 @@ from .errors import ApiError
 from .schemas import CheckSchema, field_errors
 
 bp = Blueprint("checks", __name__)
+_CHECK_SCHEMA = CheckSchema()  # built once: a marshmallow schema is reusable, and building one deep-copies fields
 
 
 def json_body() -> dict:
@@ -24,7 +25,7 @@ def json_body() -> dict:
 def create_check():
     body = json_body()
     try:
-        check_request = CheckSchema().load(body)
+        check_request = _CHECK_SCHEMA.load(body)
     except ValidationError as error:
         raise ApiError(400, "validation_failed", "the request has invalid fields; nothing was stored",
                        field_errors(error.messages)) from None

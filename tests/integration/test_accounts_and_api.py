@@ -116,3 +116,16 @@ def test_an_unknown_route_answers_in_the_json_error_shape(client, auth_headers):
     response = client.get("/api/v1/nothing-here", headers=auth_headers)
     assert response.status_code == 404
     assert response.get_json()["error"] == "not_found"
+
+
+def test_openapi_describes_every_route(client, app):
+    spec = client.get("/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    documented = {path.replace("{id}", "<check_id>") for path in spec["paths"]}
+    served = {rule.rule for rule in app.url_map.iter_rules() if rule.endpoint != "static"}
+    assert served - {"/openapi.json"} <= documented
+
+
+def test_whoami_names_the_tokens_user(client, auth_headers):
+    assert client.get("/api/v1/whoami", headers=auth_headers).get_json() == {"user": "pat.pharmacist",
+                                                                            "role": "pharmacist"}

@@ -217,3 +217,11 @@ def test_docs_knowledge_base_page_matches_the_data(kb):
 
     page = (DEFAULT_DRUGDATA.parent / "docs" / "knowledge-base.md").read_text()
     assert page == render(kb), "docs/knowledge-base.md is stale: run `make docs`"
+
+
+def test_docs_findings_page_matches_the_rules(kb):
+    from stewardship.findings_docs import render
+    from stewardship.rulebook import load_rulebook
+
+    page = (DEFAULT_DRUGDATA.parent / "docs" / "findings.md").read_text()
+    assert page == render(kb, load_rulebook(kb)), "docs/findings.md is stale: run `make docs`"

@@ -1,0 +1,68 @@
+"""docs/findings.md, generated from config/rules.yaml, config/drug_disease.yaml and drugdata/ (`make docs`):
+every finding code with its rule, threshold, severity and sources. A test fails when the page and the rules differ."""
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+
+from .knowledge import KnowledgeBase, load
+from .rulebook import Rulebook, load_rulebook
+
+
+def _severity(value: object) -> str:
+    if isinstance(value, Mapping):
+        return ", ".join(f"{case}: {severity}" for case, severity in value.items())
+    return str(value or "(per entry)")
+
+
+def _thresholds(values: Mapping[str, float]) -> str:
+    return ", ".join(f"{key} {value:g}" for key, value in values.items()) or "-"
+
+
+def render(kb: KnowledgeBase, rulebook: Rulebook) -> str:
+    lines = ["# Finding codes", "",
+             "Generated from `config/rules.yaml`, `config/drug_disease.yaml` and `drugdata/` by `make docs`; a test "
+             "fails when this page and the rules differ. Severity: `critical` do not sign as is, `warning` act or "
+             "justify, `info` worth knowing. Each rule can be switched off in `config/rules.yaml` (`enabled: false`) "
+             "or in a site override file named by `STEWARDSHIP_RULES`.", ""]
+    category = None
+    for key, rule in sorted(rulebook.rules.items(), key=lambda item: (item[1].category, item[0])):
+        if rule.category != category:
+            category = rule.category
+            lines += [f"## {category}", ""]
+        lines += [f"### `{rule.codes or key}`{'' if rule.enabled else ' (disabled)'}", "",
+                  f"- **When**: {rule.when}", f"- **Then**: {rule.then}",
+                  f"- **Severity**: {_severity(rule.severity)}", f"- **Thresholds**: {_thresholds(rule.thresholds)}"]
+        if rule.classes:
+            lines.append(f"- **Classes**: {', '.join(rule.classes)}")
+        lines.append("- **Sources**: " + "; ".join(f"{c.title} ({c.edition}), {c.locator}" for c in rule.sources))
+        lines.append("")
+        if key == "renal.band":
+            lines += ["| drug | band | action | reduced maximum | source |", "| --- | --- | --- | --- | --- |"]
+            for ingredient in sorted(kb.ingredients.values(), key=lambda i: i.name):
+                for band in ingredient.renal:
+                    limit = f"{band.max_daily_dose.value:g} {band.max_daily_dose.unit}/day" \
+                        if band.max_daily_dose else "-"
+                    release = f" ({band.release} release)" if band.release != "any" else ""
+                    lines.append(f"| {ingredient.name}{release} | {band.label} | {band.action} | {limit} | "
+                                 f"{band.source.text} |")
+            lines.append("")
+        if key == "hepatic.band":
+            lines += ["| drug | Child-Pugh | action | source |", "| --- | --- | --- | --- |"]
+            for ingredient in sorted(kb.ingredients.values(), key=lambda i: i.name):
+                for fact in ingredient.hepatic:
+                    lines.append(f"| {ingredient.name} | {fact.severity_class} | {fact.action} | {fact.source.text} |")
+            lines.append("")
+        if key == "drug_disease.table":
+            lines += ["| code | condition | severity | sources |", "| --- | --- | --- | --- |"]
+            for entry in rulebook.drug_disease:
+                lines.append(f"| `drug_disease.{entry.key}`{'' if entry.enabled else ' (disabled)'} | "
+                             f"{entry.condition} | {entry.severity} | "
+                             + "; ".join(f"{c.title}, {c.locator}" for c in entry.sources) + " |")
+            lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    knowledge_base = load()
+    sys.stdout.write(render(knowledge_base, load_rulebook(knowledge_base)))
