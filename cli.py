@@ -1,7 +1,9 @@
 """The `stewardship` command: accounts, tokens, database and serving (contract section 5)."""
 from __future__ import annotations
 
+import datetime as dt
 import getpass
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -80,6 +82,32 @@ def db_upgrade() -> None:
     settings = Settings.from_env()
     upgrade(settings.database_url)
     click.echo("database is at the newest schema")
+
+
+@main.group()
+def reminders() -> None:
+    """Stopping-rule reminders."""
+
+
+@reminders.command("due")
+@click.option("--before", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="deliver reminders due on or before this date (default: today)")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per line")
+def reminders_due(before: dt.datetime | None, as_json: bool) -> None:
+    """Deliver due reminders, each once, even with several sweepers on one PostgreSQL database (a nightly job)."""
+    day = before.date() if before else dt.date.today()
+
+    def deliver(reminder: dict) -> None:
+        if as_json:
+            click.echo(json.dumps(reminder, sort_keys=True))
+        else:
+            click.echo(f"{reminder['due']}  {reminder['patientId']}  {reminder['drug']}  {reminder['kind']}: "
+                       f"{reminder['message']}")
+        sys.stdout.flush()  # delivered means written out before the transaction that marks it commits
+
+    with _store() as store:
+        count = store.deliver_due(day, deliver)
+    click.echo(f"{count} reminder(s) delivered", err=True)
 
 
 @main.group()

@@ -7,16 +7,18 @@ owned by Alembic (migrations/); tables are never created behind its back. Every 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import (JSON, Column, Date, DateTime, ForeignKey, Integer, MetaData, String, Table, create_engine,
-                        event, select, text)
+from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, Float, ForeignKey, Integer, MetaData, String, Table,
+                        Text, UniqueConstraint, create_engine, event, select, text, update)
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Engine
 
 from stewardship.accounts import IssuedToken, User
-from stewardship.model import SEVERITIES, CheckResult
+from stewardship.model import SEVERITIES, CheckResult, Outcome
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -63,6 +65,47 @@ check_findings = Table(
     Column("drugs", JSON, nullable=False),
     Column("summary", String(200), nullable=False),
 )
+
+
+reminders = Table(
+    "reminders", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("patient_ref", String(200), nullable=False),
+    Column("drug", String(100), nullable=False),
+    Column("start_date", Date, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("due", Date, nullable=False),
+    Column("rule", String(64), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # scheduled -> delivered -> completed
+    Column("check_id", String(36), ForeignKey("checks.id")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("completed_at", DateTime(timezone=True)),
+    Column("completed_by", String(64)),
+    UniqueConstraint("patient_ref", "drug", "start_date", "kind", name="uq_reminders_course_kind"),
+)
+
+patient_outcomes = Table(
+    "patient_outcomes", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("patient_ref", String(200), nullable=False, index=True),
+    Column("drug", String(100), nullable=False),
+    Column("date", Date, nullable=False),
+    Column("benefit", Boolean, nullable=False),
+    Column("pain_score", Float),
+    Column("baseline_pain_score", Float),
+    Column("note", Text),
+    Column("reminder_id", String(36), ForeignKey("reminders.id")),
+    Column("recorded_by", String(64)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+
+def _reminder_json(row) -> dict:  # noqa: ANN001 - a SQLAlchemy row mapping
+    return {"id": row["id"], "patientId": row["patient_ref"], "drug": row["drug"], "kind": row["kind"],
+            "due": row["due"].isoformat(), "startDate": row["start_date"].isoformat(), "rule": row["rule"],
+            "message": row["message"], "status": row["status"]}
 
 
 def _now() -> dt.datetime:
@@ -131,19 +174,102 @@ class SqlStore:
 
     # checks
     def add_check(self, check_id: str, request_json: dict, response_json: dict, result: CheckResult,
-                  requester: str | None, source: str, kb_version: str) -> None:
+                  requester: str | None, source: str, kb_version: str, patient_ref: str | None = None,
+                  planned: list[dict] | None = None) -> list[dict]:
+        """The check, its findings and its reminders in one transaction, or nothing. A reminder already scheduled for
+        the same patient, drug, start date and kind is reused, never duplicated; `response_json["reminders"]` (and
+        the return value) lists the stored ones with their ids."""
         severities = [f.severity for f in result.findings]
         worst = min(severities, key=SEVERITIES.index) if severities else None
-        with self.engine.begin() as connection:  # the check and its findings, or nothing
+        with self.engine.begin() as connection:
             connection.execute(checks.insert().values(
-                id=check_id, created_at=_now(), as_of=result.as_of, patient_ref=request_json.get("patient", {}).get("id"),
-                requester=requester, source=source, max_severity=worst, knowledge_base_version=kb_version,
-                request=request_json, response=response_json))
+                id=check_id, created_at=_now(), as_of=result.as_of, patient_ref=patient_ref, requester=requester,
+                source=source, max_severity=worst, knowledge_base_version=kb_version, request=request_json,
+                response=response_json))
             if result.findings:
                 connection.execute(check_findings.insert(), [
                     {"check_id": check_id, "position": index, "code": f.code, "category": f.category,
                      "severity": f.severity, "drugs": list(f.drugs), "summary": f.summary}
                     for index, f in enumerate(result.findings)])
+            stored = [self._ensure_reminder(connection, patient_ref, plan, check_id) for plan in planned or []] \
+                if patient_ref else []
+            response_json["reminders"] = [{k: r[k] for k in ("id", "drug", "kind", "due", "message")} for r in stored]
+            if stored:
+                connection.execute(update(checks).where(checks.c.id == check_id).values(response=response_json))
+        return response_json["reminders"]
+
+    def _ensure_reminder(self, connection, patient_ref: str, plan: dict, check_id: str) -> dict:  # noqa: ANN001
+        key = (reminders.c.patient_ref == patient_ref) & (reminders.c.drug == plan["drug"]) & \
+            (reminders.c.start_date == plan["startDate"]) & (reminders.c.kind == plan["kind"])
+        row = connection.execute(select(reminders).where(key)).mappings().first()
+        if row is None:
+            values = {"id": str(uuid.uuid4()), "patient_ref": patient_ref, "drug": plan["drug"],
+                      "start_date": plan["startDate"], "kind": plan["kind"], "due": plan["due"],
+                      "rule": plan["rule"], "message": plan["message"], "status": "scheduled", "check_id": check_id,
+                      "created_at": _now()}
+            try:
+                with connection.begin_nested():  # another check may schedule the same course at the same moment
+                    connection.execute(reminders.insert().values(**values))
+            except IntegrityError:
+                pass
+            row = connection.execute(select(reminders).where(key)).mappings().first()
+        return _reminder_json(row)
+
+    def reminders_due(self, before: dt.date, status: str = "due") -> list[dict]:
+        query = select(reminders).order_by(reminders.c.due, reminders.c.id)
+        if status == "due":
+            query = query.where(reminders.c.status != "completed", reminders.c.due <= before)
+        elif status != "all":
+            query = query.where(reminders.c.status == status, reminders.c.due <= before)
+        with self.engine.connect() as connection:
+            return [_reminder_json(row) for row in connection.execute(query).mappings()]
+
+    def complete_reminder(self, reminder_id: str, benefit: bool, note: str | None, on: dt.date,
+                          pain_score: float | None, baseline: float | None, user: str | None) -> dict | None:
+        """Close the reminder and record its outcome on the patient's record, together or not at all."""
+        with self.engine.begin() as connection:
+            row = connection.execute(select(reminders).where(reminders.c.id == reminder_id)
+                                     .with_for_update()).mappings().first()
+            if row is None:
+                return None
+            if row["status"] != "completed":
+                connection.execute(update(reminders).where(reminders.c.id == reminder_id).values(
+                    status="completed", completed_at=_now(), completed_by=user))
+                connection.execute(patient_outcomes.insert().values(
+                    patient_ref=row["patient_ref"], drug=row["drug"], date=on, benefit=benefit, pain_score=pain_score,
+                    baseline_pain_score=baseline, note=note, reminder_id=reminder_id, recorded_by=user,
+                    created_at=_now()))
+            row = connection.execute(select(reminders).where(reminders.c.id == reminder_id)).mappings().first()
+        return _reminder_json(row)
+
+    def outcomes_for(self, patient_ref: str) -> list[Outcome]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(patient_outcomes).where(patient_outcomes.c.patient_ref == patient_ref)
+                                      .order_by(patient_outcomes.c.date)).mappings().all()
+        return [Outcome(r["drug"], r["date"], r["benefit"], r["pain_score"], r["baseline_pain_score"], r["note"])
+                for r in rows]
+
+    def deliver_due(self, before: dt.date, deliver) -> int:  # noqa: ANN001 - deliver(reminder_json) -> None
+        """Deliver each due, undelivered reminder exactly once across concurrent sweepers: one reminder per
+        transaction, claimed with FOR UPDATE SKIP LOCKED (PostgreSQL; SQLite serializes writers), handed to
+        `deliver`, then marked delivered in the same transaction. A sweeper that dies before its commit leaves
+        the reminder scheduled for the next sweep: none is lost."""
+        count = 0
+        while True:
+            with self.engine.begin() as connection:
+                row = connection.execute(
+                    select(reminders).where(reminders.c.status == "scheduled", reminders.c.due <= before)
+                    .order_by(reminders.c.due, reminders.c.id).limit(1)
+                    .with_for_update(skip_locked=True)).mappings().first()
+                if row is None:
+                    return count
+                claimed = connection.execute(
+                    update(reminders).where(reminders.c.id == row["id"], reminders.c.status == "scheduled")
+                    .values(status="delivered", delivered_at=_now()))
+                if claimed.rowcount != 1:
+                    continue  # another sweeper took it between our read and our write (SQLite)
+                deliver(_reminder_json({**row, "status": "delivered"}))
+            count += 1
 
     def get_check(self, check_id: str) -> dict | None:
         with self.engine.connect() as connection:

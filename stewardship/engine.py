@@ -20,6 +20,7 @@ from .dosing import cockcroft_gault, daily_amount
 from .knowledge import Citation, Ingredient, KnowledgeBase
 from .model import (SEVERITIES, CheckRequest, CheckResult, DrugLine, Evidence, Finding, Patient)
 from .rulebook import Rule, Rulebook
+from .stopping import planned_reminders
 from .terminology import Resolution, Resolver, Strength, Unresolved
 
 SUMMARY_LIMIT = 140  # CDS Hooks card summary: "<140 characters"
@@ -72,6 +73,7 @@ class CheckContext:
     derived: dict
     superseded: list[DrugLine] = field(default_factory=list)  # current medications continued by a regimen line
     all_exposures: list[Exposure] = field(default_factory=list)  # superseded lines included
+    resolver: Resolver | None = None
 
     # ---- patient facts
     @property
@@ -93,6 +95,11 @@ class CheckContext:
     @property
     def crcl(self) -> float | None:
         return self.derived.get("crclMlMin")
+
+    def resolutions_for_text(self, text: str) -> list[str]:
+        """Ingredient names a free-text drug (as in an outcome) stands for."""
+        result = self.resolver.resolve(text) if self.resolver else None
+        return [i.name for i in result.ingredients if i.known] if result is not None and result.resolved else []
 
     # ---- drugs
     def systemic(self) -> list[Exposure]:
@@ -167,7 +174,7 @@ class Engine:
         derived = self._patient_values(request, self.kb)
         exposures, superseded, everything = self._exposures(request, resolutions)
         context = CheckContext(request, self.kb, self.rulebook, resolutions, exposures, derived, superseded,
-                               everything)
+                               everything, self.resolver)
         self._drug_values(context)
 
         findings: list[Finding] = []
@@ -175,14 +182,15 @@ class Engine:
             if spec.enabled:
                 findings.extend(RULES[key](context, spec))
         ordered_refs = {line.ref for line in request.regimen}
-        if ordered_refs:  # about the order; what could not be read is always said, as it limits the whole check
-            findings = [f for f in findings if f.category == "unresolved" or not f.lines
+        if ordered_refs:  # about the order; what could not be read, and what time has made due, is always said
+            findings = [f for f in findings if f.category in ("unresolved", "stopping_rule") or not f.lines
                         or ordered_refs.intersection(f.lines)]
         findings.sort(key=lambda f: (SEVERITIES.index(f.severity), f.category, f.code, f.drugs))
         derived["conditions"] = sorted(derived["conditions"])
         derived.pop("unknownConditions")
+        reminders = planned_reminders(context, self.rulebook.stopping)
         return CheckResult(request.as_of, derived, findings, [self._resolved_json(line, resolutions[line.ref])
-                                                              for line in lines])
+                                                              for line in lines], reminders)
 
     # ---- patient
     @staticmethod

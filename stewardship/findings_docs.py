@@ -53,6 +53,15 @@ def render(kb: KnowledgeBase, rulebook: Rulebook) -> str:
                 for fact in ingredient.hepatic:
                     lines.append(f"| {ingredient.name} | {fact.severity_class} | {fact.action} | {fact.source.text} |")
             lines.append("")
+        if key == "stopping_rule.course":
+            lines += ["| stopping rule | classes | review | decision | re-review after benefit | sources |",
+                      "| --- | --- | --- | --- | --- | --- |"]
+            for stop in rulebook.stopping.rules:
+                lines.append(f"| {stop.label} | {', '.join(stop.classes)}"
+                             f"{' (' + ', '.join(stop.pain_types) + ' pain)' if stop.pain_types else ''} | "
+                             f"{stop.review_days} days | {stop.decision_days} days | {stop.re_review_days} days | "
+                             + "; ".join(f"{c.title}, {c.locator}" for c in stop.sources) + " |")
+            lines += ["", f"Benefit: {rulebook.stopping.benefit}", ""]
         if key == "drug_disease.table":
             lines += ["| code | condition | severity | sources |", "| --- | --- | --- | --- |"]
             for entry in rulebook.drug_disease:

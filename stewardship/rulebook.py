@@ -16,6 +16,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from .knowledge import Citation, KnowledgeBase, KnowledgeBaseError, SourceSchema, _flatten
 from .model import CATEGORIES, CONDITIONS, SEVERITIES
+from .stopping import StoppingBook, load_stopping_book
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config"
 
@@ -87,6 +88,7 @@ class Rulebook:
     rules: Mapping[str, Rule]
     drug_disease: tuple[DrugDiseaseEntry, ...]
     citations: Mapping[str, dict]
+    stopping: StoppingBook
 
     def cite(self, text: str) -> Citation:
         source_id, _, locator = text.partition(": ")
@@ -114,10 +116,11 @@ def load_rulebook(kb: KnowledgeBase, directory: Path | str = DEFAULT_CONFIG,
                   override: Path | str | None = None) -> Rulebook:
     root = Path(directory)
     raw = yaml.safe_load((root / "rules.yaml").read_text(encoding="utf-8"))
-    if override:
-        raw = _merge(raw, yaml.safe_load(Path(override).read_text(encoding="utf-8")) or {})
+    site = (yaml.safe_load(Path(override).read_text(encoding="utf-8")) or {}) if override else {}
+    raw = _merge(raw, {"rules": site.get("rules") or {}})
     citations = dict(kb.sources)
-    for source_id, entry in (raw.get("sources") or {}).items():
+    stopping_raw = yaml.safe_load((root / "stopping_rules.yaml").read_text(encoding="utf-8")) or {}
+    for source_id, entry in {**(stopping_raw.get("sources") or {}), **(raw.get("sources") or {})}.items():
         try:
             citations[source_id] = SourceSchema().load(entry)
         except ValidationError as error:
@@ -159,4 +162,5 @@ def load_rulebook(kb: KnowledgeBase, directory: Path | str = DEFAULT_CONFIG,
         entries.append(DrugDiseaseEntry(key, loaded["enabled"], loaded["condition"], loaded["match"],
                                         loaded["severity"], loaded["summary"], loaded["detail"],
                                         tuple(cite(s, f"drug_disease.yaml: entry {key!r}") for s in loaded["sources"])))
-    return Rulebook(rules, tuple(entries), citations)
+    stopping = load_stopping_book(kb, root / "stopping_rules.yaml", site.get("stopping_rules"), citations)
+    return Rulebook(rules, tuple(entries), citations, stopping)

@@ -1,20 +1,25 @@
 """Use cases as plain functions taking their ports (cosmicpython's service layer)."""
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import uuid
 from typing import Protocol
 
 from .engine import Engine
-from .model import CheckRequest, CheckResult
+from .model import CheckRequest, CheckResult, Outcome
 
 
 class CheckStore(Protocol):
-    """Where checks are kept: the whole check (input, findings, response) in one transaction."""
+    """Where checks are kept: the whole check (input, findings, response, reminders) in one transaction."""
 
     def add_check(self, check_id: str, request_json: dict, response_json: dict, result: CheckResult,
-                  requester: str | None, source: str, kb_version: str) -> None: ...
+                  requester: str | None, source: str, kb_version: str, patient_ref: str | None = None,
+                  planned: list[dict] | None = None) -> list[dict]: ...
 
     def get_check(self, check_id: str) -> dict | None: ...
+
+    def outcomes_for(self, patient_ref: str) -> list[Outcome]: ...
 
 
 def response_json(check_id: str, result: CheckResult) -> dict:
@@ -23,16 +28,41 @@ def response_json(check_id: str, result: CheckResult) -> dict:
         "asOf": result.as_of.isoformat(),
         "derived": result.derived,
         "findings": [finding.as_json(f"{check_id}:{index}") for index, finding in enumerate(result.findings)],
-        "reminders": result.reminders,
+        "reminders": [],  # filled with the stored reminders (and their ids) by the store
         "resolved": result.resolved,
     }
 
 
 def check_regimen(engine: Engine, store: CheckStore, request: CheckRequest, request_json: dict,
                   requester: str | None, source: str = "api") -> dict:
-    """Run the check and keep it; returns the response as the API sends it (and as GET returns it later)."""
+    """Run the check and keep it; returns the response as the API sends it (and as GET returns it later).
+
+    Outcomes recorded earlier for this patient (completed reminders) join the ones the request carries, so a
+    later check knows what an earlier review found."""
+    patient = request.patient
+    if patient.id:
+        known = {(o.drug, o.date, o.benefit) for o in patient.outcomes}
+        stored = [o for o in store.outcomes_for(patient.id) if (o.drug, o.date, o.benefit) not in known]
+        if stored:
+            request = dataclasses.replace(request, patient=dataclasses.replace(
+                patient, outcomes=tuple(patient.outcomes) + tuple(stored)))
     result = engine.check(request)
     check_id = str(uuid.uuid4())
     body = response_json(check_id, result)
-    store.add_check(check_id, request_json, body, result, requester, source, engine.kb.version)
+    store.add_check(check_id, request_json, body, result, requester, source, engine.kb.version, patient.id,
+                    [{**plan} for plan in result.reminders])
     return body
+
+
+class ReminderStore(Protocol):
+    def reminders_due(self, before: dt.date, status: str = "due") -> list[dict]: ...
+
+    def complete_reminder(self, reminder_id: str, benefit: bool, note: str | None, on: dt.date,
+                          pain_score: float | None, baseline: float | None, user: str | None) -> dict | None: ...
+
+
+def complete_reminder(store: ReminderStore, reminder_id: str, benefit: bool, note: str | None,
+                      on: dt.date | None = None, pain_score: float | None = None, baseline: float | None = None,
+                      user: str | None = None) -> dict | None:
+    """Record whether the drug helped: it closes the reminder and joins the patient's record for later checks."""
+    return store.complete_reminder(reminder_id, benefit, note, on or dt.date.today(), pain_score, baseline, user)

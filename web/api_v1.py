@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from flask import Blueprint, g
 
-from . import auth, checks, drugs
+from . import auth, checks, drugs, reminders
 
 bp = Blueprint("api_v1", __name__)
 bp.before_request(auth.require_bearer_token)
 bp.register_blueprint(drugs.bp)
 bp.register_blueprint(checks.bp)
+bp.register_blueprint(reminders.bp)
 
 
 @bp.get("/whoami")

@@ -120,11 +120,27 @@ def spec() -> dict:
                 "summary": "check a proposed regimen (stored)", "requestBody": {"required": True, "content": json_body},
                 "responses": {"201": {"description": "the check", "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/Check"}}}}, **_errors(400, 401)}}},
-            "/api/v1/checks/{id}": {"get": {
+            "/api/v1/checks/{check_id}": {"get": {
                 "summary": "a stored check, as returned when it was made",
-                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "parameters": [{"name": "check_id", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {"200": {"description": "the check", "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/Check"}}}}, **_errors(401, 404)}}},
+            "/api/v1/reminders": {"get": {
+                "summary": "stopping-rule reminders due on or before a date (status due: not completed)",
+                "parameters": [{"name": "status", "in": "query", "schema": {
+                    "type": "string", "enum": ["due", "scheduled", "delivered", "completed", "all"]}},
+                    {"name": "before", "in": "query", "schema": {"type": "string", "format": "date"}}],
+                "responses": {"200": {"description": "reminders: [{id, patientId, drug, kind, due, startDate, rule, "
+                                                     "message, status}]"}, **_errors(400, 401)}}},
+            "/api/v1/reminders/{reminder_id}/complete": {"post": {
+                "summary": "record whether the drug helped; the outcome joins the patient's record",
+                "parameters": [{"name": "reminder_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["benefit"], "additionalProperties": False,
+                    "properties": {"benefit": {"type": "boolean"}, "note": {"type": "string"},
+                                   "date": {"type": "string", "format": "date"}, "painScore": {"type": "number"},
+                                   "baselinePainScore": {"type": "number"}}}}}},
+                "responses": {"200": {"description": "the completed reminder"}, **_errors(400, 401, 404)}}},
             "/api/v1/drugs": {"get": {
                 "summary": "autocomplete over names, brands and synonyms (up to 20)",
                 "parameters": [{"name": "q", "in": "query", "required": True, "schema": {"type": "string",
