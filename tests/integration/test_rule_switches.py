@@ -38,3 +38,12 @@ def test_a_bad_rule_file_fails_loudly_naming_the_rule(kb, tmp_path):
     override.write_text("rules:\n  sedation.stacked: {severity: loud}\n")
     with pytest.raises(KnowledgeBaseError, match="sedation.stacked.*severity"):
         load_rulebook(kb, override=override)
+
+
+def test_a_site_changes_the_stopping_rule_days_in_its_override(kb, tmp_path):
+    override = tmp_path / "site-rules.yaml"
+    override.write_text("stopping_rules:\n  rules:\n    neuropathic_agent: {review_days: 21}\n"
+                        "    benzodiazepine: {enabled: false}\n")
+    book = load_rulebook(kb, override=override).stopping
+    assert next(r for r in book.rules if r.key == "neuropathic_agent").review_days == 21
+    assert "benzodiazepine" not in {r.key for r in book.rules}
