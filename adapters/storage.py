@@ -102,6 +102,58 @@ patient_outcomes = Table(
 )
 
 
+cds_hook_calls = Table(
+    "cds_hook_calls", metadata,
+    Column("hook_instance", String(100), primary_key=True),
+    Column("service_id", String(100), nullable=False),
+    Column("hook", String(32), nullable=False),
+    Column("check_id", String(36), ForeignKey("checks.id")),
+    Column("patient_ref", String(200)),
+    Column("response", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+cds_cards = Table(
+    "cds_cards", metadata,
+    Column("uuid", String(36), primary_key=True),
+    Column("hook_instance", String(100), ForeignKey("cds_hook_calls.hook_instance"), nullable=False),
+    Column("check_id", String(36), ForeignKey("checks.id"), index=True),
+    Column("hook", String(32), nullable=False),
+    Column("patient_ref", String(200)),
+    Column("fingerprint", String(64), nullable=False),
+    Column("code", String(120), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("indicator", String(16), nullable=False),
+    Column("summary", String(200), nullable=False),
+    Column("suggestions", JSON, nullable=False),  # [{"uuid", "label", "action"}]
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+cds_feedback = Table(
+    "cds_feedback", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("card_uuid", String(36), nullable=False),
+    Column("check_id", String(36), index=True),
+    Column("service_id", String(100), nullable=False),
+    Column("outcome", String(16), nullable=False),  # accepted | overridden
+    Column("accepted_suggestions", JSON, nullable=False),
+    Column("override_system", String(200)),
+    Column("override_code", String(100)),
+    Column("override_display", String(300)),
+    Column("user_comment", Text),
+    Column("outcome_timestamp", String(40), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("card_uuid", "outcome", "outcome_timestamp", name="uq_cds_feedback_once"),
+)
+
+jwt_seen = Table(
+    "jwt_seen", metadata,
+    Column("iss", String(300), primary_key=True),
+    Column("jti", String(200), primary_key=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+
 def _reminder_json(row) -> dict:  # noqa: ANN001 - a SQLAlchemy row mapping
     return {"id": row["id"], "patientId": row["patient_ref"], "drug": row["drug"], "kind": row["kind"],
             "due": row["due"].isoformat(), "startDate": row["start_date"].isoformat(), "rule": row["rule"],
