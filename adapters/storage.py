@@ -234,6 +234,9 @@ class SqlStore:
         severities = [f.severity for f in result.findings]
         worst = min(severities, key=SEVERITIES.index) if severities else None
         with self.engine.begin() as connection:
+            stored, created = self._ensure_reminders(connection, patient_ref, planned or []) if patient_ref \
+                else ([], [])
+            response_json["reminders"] = [{k: r[k] for k in ("id", "drug", "kind", "due", "message")} for r in stored]
             connection.execute(checks.insert().values(
                 id=check_id, created_at=_now(), as_of=result.as_of, patient_ref=patient_ref, requester=requester,
                 source=source, max_severity=worst, knowledge_base_version=kb_version, request=request_json,
@@ -243,29 +246,47 @@ class SqlStore:
                     {"check_id": check_id, "position": index, "code": f.code, "category": f.category,
                      "severity": f.severity, "drugs": list(f.drugs), "summary": f.summary}
                     for index, f in enumerate(result.findings)])
-            stored = [self._ensure_reminder(connection, patient_ref, plan, check_id) for plan in planned or []] \
-                if patient_ref else []
-            response_json["reminders"] = [{k: r[k] for k in ("id", "drug", "kind", "due", "message")} for r in stored]
-            if stored:
-                connection.execute(update(checks).where(checks.c.id == check_id).values(response=response_json))
+            if created:  # the check that scheduled a reminder, now that the check row exists
+                connection.execute(update(reminders).where(reminders.c.id.in_(created)).values(check_id=check_id))
         return response_json["reminders"]
 
-    def _ensure_reminder(self, connection, patient_ref: str, plan: dict, check_id: str) -> dict:  # noqa: ANN001
+    def _ensure_reminders(self, connection, patient_ref: str,  # noqa: ANN001 - a SQLAlchemy connection
+                          planned: list[dict]) -> tuple[list[dict], list[str]]:
+        """The stored reminders for these plans (one query in the usual case where they exist), and the ids of
+        those created now."""
+        if not planned:
+            return [], []
+        key_of = lambda drug, start, kind: (drug, start, kind)  # noqa: E731
+        existing = {key_of(r["drug"], r["start_date"], r["kind"]): r for r in connection.execute(
+            select(reminders).where(reminders.c.patient_ref == patient_ref,
+                                    reminders.c.drug.in_({p["drug"] for p in planned}))).mappings()}
+        stored, created = [], []
+        for plan in planned:
+            row = existing.get(key_of(plan["drug"], plan["startDate"], plan["kind"]))
+            if row is None:
+                reminder, new = self._insert_reminder(connection, patient_ref, plan)
+                stored.append(reminder)
+                if new:
+                    created.append(reminder["id"])
+            else:
+                stored.append(_reminder_json(row))
+        return stored, created
+
+    def _insert_reminder(self, connection, patient_ref: str, plan: dict) -> tuple[dict, bool]:  # noqa: ANN001
+        """Insert a planned reminder; (the stored reminder, whether it is new). Another check scheduling the same
+        course at the same moment loses the race on the unique key and reads the winner's row."""
         key = (reminders.c.patient_ref == patient_ref) & (reminders.c.drug == plan["drug"]) & \
             (reminders.c.start_date == plan["startDate"]) & (reminders.c.kind == plan["kind"])
-        row = connection.execute(select(reminders).where(key)).mappings().first()
-        if row is None:
-            values = {"id": str(uuid.uuid4()), "patient_ref": patient_ref, "drug": plan["drug"],
-                      "start_date": plan["startDate"], "kind": plan["kind"], "due": plan["due"],
-                      "rule": plan["rule"], "message": plan["message"], "status": "scheduled", "check_id": check_id,
-                      "created_at": _now()}
-            try:
-                with connection.begin_nested():  # another check may schedule the same course at the same moment
-                    connection.execute(reminders.insert().values(**values))
-            except IntegrityError:
-                pass
+        values = {"id": str(uuid.uuid4()), "patient_ref": patient_ref, "drug": plan["drug"],
+                  "start_date": plan["startDate"], "kind": plan["kind"], "due": plan["due"], "rule": plan["rule"],
+                  "message": plan["message"], "status": "scheduled", "check_id": None, "created_at": _now()}
+        try:
+            with connection.begin_nested():
+                connection.execute(reminders.insert().values(**values))
+            return _reminder_json(values), True
+        except IntegrityError:
             row = connection.execute(select(reminders).where(key)).mappings().first()
-        return _reminder_json(row)
+            return _reminder_json(row), False
 
     def reminders_due(self, before: dt.date, status: str = "due") -> list[dict]:
         query = select(reminders).order_by(reminders.c.due, reminders.c.id)
@@ -322,6 +343,85 @@ class SqlStore:
                     continue  # another sweeper took it between our read and our write (SQLite)
                 deliver(_reminder_json({**row, "status": "delivered"}))
             count += 1
+
+    # CDS Hooks
+    def remember_jti(self, iss: str, jti: str, expires_at: dt.datetime) -> bool:
+        """Record a JWT id; False when this issuer's jti was seen before (a replay), on any instance."""
+        with self.engine.begin() as connection:
+            connection.execute(jwt_seen.delete().where(jwt_seen.c.expires_at < _now() - dt.timedelta(hours=1)))
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(jwt_seen.insert().values(iss=iss, jti=jti, expires_at=expires_at))
+        except IntegrityError:
+            return False
+        return True
+
+    def hook_response(self, hook_instance: str) -> dict | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(cds_hook_calls.c.response)
+                                     .where(cds_hook_calls.c.hook_instance == hook_instance)).first()
+        return row[0] if row else None
+
+    def save_hook_call(self, hook_instance: str, service_id: str, hook: str, check_id: str, patient_ref: str | None,
+                       response: dict, cards: list[dict]) -> dict:
+        """The call's answer and its cards, together; a concurrent repeat of the same hookInstance gets the first."""
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(cds_hook_calls.insert().values(
+                    hook_instance=hook_instance, service_id=service_id, hook=hook, check_id=check_id,
+                    patient_ref=patient_ref, response=response, created_at=_now()))
+                if cards:
+                    connection.execute(cds_cards.insert(), [
+                        {**card, "hook_instance": hook_instance, "check_id": check_id, "hook": hook,
+                         "patient_ref": patient_ref, "created_at": _now()} for card in cards])
+        except IntegrityError:
+            return self.hook_response(hook_instance) or response
+        return response
+
+    def cards_shown(self, patient_ref: str, fingerprints: list[str], hook: str, since: dt.datetime) -> set[str]:
+        if not fingerprints:
+            return set()
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(cds_cards.c.fingerprint).where(
+                cds_cards.c.patient_ref == patient_ref, cds_cards.c.hook == hook,
+                cds_cards.c.fingerprint.in_(fingerprints), cds_cards.c.created_at >= since)).all()
+        return {row[0] for row in rows}
+
+    def suggestion_origins(self, patient_ref: str, suggestion_uuids: set[str]) -> dict[str, str]:
+        """{suggestion uuid: finding code of the card that proposed it}, for orders created by accepting one."""
+        if not suggestion_uuids:
+            return {}
+        found: dict[str, str] = {}
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(cds_cards.c.code, cds_cards.c.suggestions)
+                                      .where(cds_cards.c.patient_ref == patient_ref)).all()
+        for code, suggestions in rows:
+            for suggestion in suggestions or []:
+                if suggestion.get("uuid") in suggestion_uuids:
+                    found[suggestion["uuid"]] = code
+        return found
+
+    def add_feedback(self, service_id: str, items: list[dict]) -> int:
+        """Store feedback on cards; a duplicate (same card, outcome and time) is stored once."""
+        stored = 0
+        for item in items:
+            with self.engine.connect() as connection:
+                check_id = connection.execute(select(cds_cards.c.check_id)
+                                              .where(cds_cards.c.uuid == item["card"])).scalar()
+            reason = (item.get("overrideReason") or {}).get("reason") or {}
+            try:
+                with self.engine.begin() as connection:
+                    connection.execute(cds_feedback.insert().values(
+                        card_uuid=item["card"], check_id=check_id, service_id=service_id, outcome=item["outcome"],
+                        accepted_suggestions=[s["id"] for s in item.get("acceptedSuggestions") or []],
+                        override_system=reason.get("system"), override_code=reason.get("code"),
+                        override_display=reason.get("display"),
+                        user_comment=(item.get("overrideReason") or {}).get("userComment"),
+                        outcome_timestamp=item["outcomeTimestamp"], received_at=_now()))
+                stored += 1
+            except IntegrityError:
+                continue
+        return stored
 
     def get_check(self, check_id: str) -> dict | None:
         with self.engine.connect() as connection:

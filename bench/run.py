@@ -4,6 +4,8 @@
 2. Engine: checks per second for regimens of 5, 20 and 50 lines (in process, no I/O), and cost per line.
 3. HTTP: a 10-line POST /api/v1/checks through gunicorn (2 workers, SQLite) against the no-op JSON route
    GET /api/v1/whoami of the same app, same client, same run: throughput, p50 and p95, and the ratios.
+4. CDS Hooks: an order-sign call (signed JWT, full prefetch) for a patient on 10 drugs, p50 and p95 as a ratio to
+   the same no-op route.
 """
 from __future__ import annotations
 
@@ -128,13 +130,89 @@ def _load(method: str, url: str, body: dict | None, headers: dict, total: int, t
     return latencies, len(latencies) / (time.perf_counter() - started)
 
 
+def _order_sign_load(base: str, sign, total: int, threads: int) -> list[float]:  # noqa: ANN001
+    import uuid
+
+    url = f"{base}/cds-services/stewardship-order-sign"
+    template = _order_sign_body()
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def worker(count: int) -> None:
+        with requests.Session() as session:
+            for _ in range(count):
+                body = {**template, "hookInstance": str(uuid.uuid4())}
+                elapsed = _timed(session, "POST", url, body, {"Authorization": f"Bearer {sign(url)}"})
+                with lock:
+                    latencies.append(elapsed)
+
+    pool = [threading.Thread(target=worker, args=(total // threads,)) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return latencies
+
+
 def _p(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) >= 2 else values[0]
 
 
+def _ehr_signer(workdir: Path):  # noqa: ANN202 - returns (issuers file, sign(aud) -> token)
+    import uuid
+
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    issuers = workdir / "issuers.json"
+    issuers.write_text(json.dumps([{"iss": "https://ehr.bench", "jwks": {"keys": [{**public, "kid": "k1"}]}}]))
+
+    def sign(audience: str) -> str:
+        now = int(time.time())
+        return jwt.encode({"iss": "https://ehr.bench", "aud": audience, "iat": now, "exp": now + 300,
+                           "jti": str(uuid.uuid4())}, key, algorithm="RS384", headers={"kid": "k1", "typ": "JWT"})
+    return issuers, sign
+
+
+def _order_sign_body() -> dict:
+    rxnorm = "http://www.nlm.nih.gov/research/umls/rxnorm"
+    current = [("855332", 1), ("197806", 3), ("1049621", 4), ("310431", 3), ("198051", 1), ("314076", 1),
+               ("310798", 1), ("197361", 1), ("313782", 4), ("205323", 1)]  # ten active orders, RxNorm SCDs
+
+    def request(order_id: str, code: str, per_day: int, status: str) -> dict:
+        return {"resourceType": "MedicationRequest", "id": order_id, "status": status, "intent": "order",
+                "subject": {"reference": "Patient/bench"}, "authoredOn": "2026-11-01",
+                "medicationCodeableConcept": {"coding": [{"system": rxnorm, "code": code}]},
+                "dosageInstruction": [{"doseAndRate": [{"doseQuantity": {"value": 1}}],
+                                       "timing": {"repeat": {"frequency": per_day, "period": 1, "periodUnit": "d"}}}]}
+
+    active = {"resourceType": "Bundle", "type": "searchset",
+              "entry": [{"resource": request(f"rx{i}", code, n, "active")} for i, (code, n) in enumerate(current)]}
+    draft = request("draft-1", "857001", 4, "draft")
+
+    def labs(code: str, value: float, unit: str) -> dict:
+        return {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": {
+            "resourceType": "Observation", "status": "final", "effectiveDateTime": "2026-11-20",
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}}}]}
+
+    return {"hook": "order-sign", "hookInstance": "", "context": {
+        "userId": "Practitioner/1", "patientId": "bench",
+        "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": draft}]}},
+        "prefetch": {"patient": {"resourceType": "Patient", "id": "bench", "gender": "female",
+                                 "birthDate": "1950-05-05"},
+                     "conditions": {"resourceType": "Bundle", "type": "searchset", "entry": []},
+                     "medications": active, "creatinine": labs("2160-0", 1.3, "mg/dL"), "egfr": None,
+                     "weight": labs("29463-7", 64, "kg")}}
+
+
 def bench_http(total: int = 400, threads: int = 4) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="stewardship-bench-"))
-    env = dict(os.environ, STEWARDSHIP_DATABASE_URL=f"sqlite:///{workdir / 'bench.sqlite3'}")
+    issuers, sign = _ehr_signer(workdir)
+    env = dict(os.environ, STEWARDSHIP_DATABASE_URL=f"sqlite:///{workdir / 'bench.sqlite3'}",
+               STEWARDSHIP_CDS_ISSUERS=str(issuers))
     cli = str(ROOT / ".venv" / "bin" / "stewardship")
     subprocess.run([cli, "users", "add", "bench", "--role", "prescriber"], input="bench-password\n", text=True,
                    env=env, check=True, capture_output=True)
@@ -168,6 +246,10 @@ def bench_http(total: int = 400, threads: int = 4) -> None:
         print(f"http: 10-line check / no-op: p50 {_p(checks, 50) / _p(noop, 50):.2f}x, "
               f"p95 {_p(checks, 95) / _p(noop, 95):.2f}x, throughput {noop_rate / check_rate:.2f}x "
               "(target: at most 3x)")
+        hooks = _order_sign_load(base, sign, total // 2, threads)
+        print(f"cds: order-sign, patient on 10 drugs, full prefetch, signed JWT: p50 {_p(hooks, 50) * 1000:.1f} ms, "
+              f"p95 {_p(hooks, 95) * 1000:.1f} ms; / no-op: p50 {_p(hooks, 50) / _p(noop, 50):.2f}x, "
+              f"p95 {_p(hooks, 95) / _p(noop, 95):.2f}x ({len(hooks)} calls)")
     finally:
         server.terminate()
         server.wait(timeout=10)

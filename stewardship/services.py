@@ -35,7 +35,13 @@ def response_json(check_id: str, result: CheckResult) -> dict:
 
 def check_regimen(engine: Engine, store: CheckStore, request: CheckRequest, request_json: dict,
                   requester: str | None, source: str = "api") -> dict:
-    """Run the check and keep it; returns the response as the API sends it (and as GET returns it later).
+    """Run the check and keep it; returns the response as the API sends it (and as GET returns it later)."""
+    return check_and_keep(engine, store, request, request_json, requester, source)[0]
+
+
+def check_and_keep(engine: Engine, store: CheckStore, request: CheckRequest, request_json: dict,
+                   requester: str | None, source: str = "api") -> tuple[dict, CheckResult]:
+    """Run the check and keep it: the response as sent, and the domain result behind it (for cards).
 
     Outcomes recorded earlier for this patient (completed reminders) join the ones the request carries, so a
     later check knows what an earlier review found."""
@@ -51,7 +57,7 @@ def check_regimen(engine: Engine, store: CheckStore, request: CheckRequest, requ
     body = response_json(check_id, result)
     store.add_check(check_id, request_json, body, result, requester, source, engine.kb.version, patient.id,
                     [{**plan} for plan in result.reminders])
-    return body
+    return body, result
 
 
 class ReminderStore(Protocol):

@@ -25,6 +25,11 @@ def _naloxone_fix(ctx: CheckContext) -> list[dict]:
     return [suggestion("Offer naloxone", "offer_naloxone", drug="naloxone")]
 
 
+def _laxative() -> dict:
+    return suggestion("Add a laxative: polyethylene glycol 3350 (or senna)", "add_drug",
+                      drug="polyethylene glycol 3350")
+
+
 def _triple(ctx: CheckContext) -> bool:
     return bool(_opioids(ctx) and ctx.with_class("benzodiazepine") and ctx.with_class("skeletal_muscle_relaxant"))
 
@@ -148,8 +153,7 @@ def opioid_without_bowel_regimen(ctx: CheckContext, spec: Rule) -> Iterator[Find
                       summary=f"{names(opioids)} without a bowel regimen",
                       detail=("Opioids cause constipation that does not wane with time; start a laxative with the "
                               "opioid (a stimulant such as senna, or polyethylene glycol 3350)."),
-                      suggestions=[suggestion("Add a laxative: senna, or polyethylene glycol 3350", "add_drug",
-                                              drug="senna")])
+                      suggestions=[_laxative()])
 
 
 @rule("constipation.stacked")
@@ -167,8 +171,7 @@ def stacked_constipation(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
                                                                        for e in constipating)
                               + (". A bowel regimen is on the list; review that it is enough." if has_regimen
                                  else ". No bowel regimen is on the list.")),
-                      suggestions=[] if has_regimen else [suggestion("Add a bowel regimen (senna or polyethylene "
-                                                                     "glycol 3350)", "add_drug", drug="senna")])
+                      suggestions=[] if has_regimen else [_laxative()])
 
 
 # --------------------------------------------------------------------------------------------- anticholinergic
