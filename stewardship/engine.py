@@ -168,7 +168,8 @@ class Engine:
             raise ValueError(f"rulebook and engine disagree: no code for {missing}, no config for {unconfigured}")
         self.kb, self.resolver, self.rulebook = kb, resolver, rulebook
 
-    def check(self, request: CheckRequest) -> CheckResult:
+    def context(self, request: CheckRequest) -> CheckContext:
+        """Everything the rules read: resolved lines, exposures, and the derived values."""
         lines = list(request.patient.medications) + list(request.regimen)
         resolutions = {line.ref: self.resolver.resolve(line.drug) for line in lines}
         derived = self._patient_values(request, self.kb)
@@ -176,6 +177,18 @@ class Engine:
         context = CheckContext(request, self.kb, self.rulebook, resolutions, exposures, derived, superseded,
                                everything, self.resolver)
         self._drug_values(context)
+        return context
+
+    def plan_procedures(self, request: CheckRequest) -> list[dict]:
+        """The procedure plan alone (POST /api/v1/procedure-plans): holds and restarts with dates."""
+        from .procedures import plan_json, plan_procedures
+
+        return plan_json(plan_procedures(self.context(request)))
+
+    def check(self, request: CheckRequest) -> CheckResult:
+        lines = list(request.patient.medications) + list(request.regimen)
+        context = self.context(request)
+        resolutions, derived = context.resolutions, context.derived
 
         findings: list[Finding] = []
         for key, spec in self.rulebook.rules.items():

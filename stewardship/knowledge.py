@@ -28,6 +28,10 @@ POPULATIONS = ("general", "older_adult", "hepatic")
 ACTIONS = ("avoid", "reduce", "caution")
 BEERS_RECOMMENDATIONS = ("avoid", "use_with_caution", "reduce_dose", "avoid_combination")
 DOSE_UNITS = ("mg", "mcg", "g", "mcg/h")
+PROCEDURE_KEYWORDS = ("scs_trial", "scs_implant", "drg_stimulation", "intrathecal_pump", "vertebral_augmentation",
+                      "interlaminar_esi", "transforaminal_esi", "facet_mbb", "facet_rfa", "intradiscal",
+                      "sympathetic_block", "si_joint_injection", "trigger_point_injection", "peripheral_nerve_block",
+                      "peripheral_joint_injection")
 CONDITION_KEYWORDS = ("ckd", "dialysis", "peptic_ulcer", "gi_bleed", "heart_failure", "hypertension",
                       "hypertension_uncontrolled", "hepatic_impairment", "cirrhosis", "sleep_apnea", "copd", "falls",
                       "dementia", "seizure_disorder", "pregnancy", "opioid_use_disorder", "alcohol_use_disorder",
@@ -249,6 +253,62 @@ class ConditionsFileSchema(Schema):
     sources = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True)
 
 
+class ProcedureSchema(Schema):
+    tier = fields.String(required=True, validate=validate.OneOf(("low", "intermediate", "high")))
+    label = fields.String(required=True)
+    levels = fields.Dict(keys=fields.String(validate=validate.OneOf(("cervical", "thoracic", "lumbar", "sacral"))),
+                         values=fields.String(validate=validate.OneOf(("low", "intermediate", "high"))),
+                         load_default=dict)
+    note = fields.String(load_default=None)
+    source = _source_field()
+
+
+class HoldSchema(Schema):
+    tiers = fields.List(fields.String(validate=validate.OneOf(("low", "intermediate", "high"))), required=True)
+    hold_days = fields.Integer(load_default=None, strict=True, validate=validate.Range(0, 30))
+    hold_hours = fields.Integer(load_default=None, strict=True, validate=validate.Range(0, 240))
+    restart_hours = fields.Integer(load_default=None, strict=True, validate=validate.Range(0, 240))
+    restart_hours_max = fields.Integer(load_default=None, strict=True, validate=validate.Range(0, 240))
+    conditional = fields.Boolean(load_default=False)
+    route = fields.String(load_default=None, validate=validate.OneOf(("intravenous", "subcutaneous")))
+    regimen = fields.String(load_default=None)
+    dose = fields.String(load_default=None, validate=validate.OneOf(("prophylactic", "therapeutic")))
+    indication = fields.String(load_default=None, validate=validate.OneOf(("primary_prevention",
+                                                                           "secondary_prevention")))
+    inr = fields.String(load_default=None)
+    note = fields.String(required=True)
+    source = _source_field()
+
+    @validates_schema
+    def _one_interval(self, data: dict, **_: Any) -> None:
+        if data["hold_days"] is None and data["hold_hours"] is None:
+            raise ValidationError("a hold gives hold_days or hold_hours (0 for no hold)", "hold_days")
+
+
+class RenalHoldSchema(Schema):
+    crcl_below = fields.Float(required=True)
+    tiers = fields.List(fields.String(validate=validate.OneOf(("low", "intermediate", "high"))), required=True)
+    hold_days = fields.Integer(required=True, strict=True, validate=validate.Range(0, 30))
+    note = fields.String(load_default=None)
+    source = _source_field()
+
+
+class DrugHoldsSchema(Schema):
+    ingredient = fields.String(required=True)
+    holds = fields.List(fields.Nested(HoldSchema), required=True, validate=validate.Length(min=1))
+    renal = fields.List(fields.Nested(RenalHoldSchema), load_default=list)
+    consult = fields.String(load_default=None)
+    check_inr = fields.Boolean(load_default=False)
+
+
+class ProceduresFileSchema(Schema):
+    edition = fields.String(required=True)
+    reviewed = fields.Nested(ReviewedSchema, required=True)
+    sources = fields.Dict(keys=fields.String(), values=fields.Nested(SourceSchema), required=True)
+    procedures = fields.Dict(keys=fields.String(), values=fields.Nested(ProcedureSchema), required=True)
+    drugs = fields.List(fields.Nested(DrugHoldsSchema), required=True)
+
+
 class IngredientsFileSchema(_Strict):
     reviewed = fields.Nested(ReviewedSchema, required=True)
     sources = fields.Dict(keys=fields.String(), values=fields.Nested(SourceSchema), load_default=dict)
@@ -464,6 +524,58 @@ class ConditionCodes:
     implies: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class ProcedureTier:
+    keyword: str
+    tier: str
+    label: str
+    levels: Mapping[str, str]
+    source: Citation
+
+    def tier_at(self, level: str | None) -> str:
+        return self.levels.get(level, self.tier) if level else self.tier
+
+
+@dataclass(frozen=True)
+class Hold:
+    tiers: tuple[str, ...]
+    hold_days: int | None
+    hold_hours: int | None
+    restart_hours: int | None
+    restart_hours_max: int | None
+    conditional: bool
+    route: str | None
+    dose: str | None
+    indication: str | None
+    note: str
+    source: Citation
+
+
+@dataclass(frozen=True)
+class RenalHold:
+    crcl_below: float
+    tiers: tuple[str, ...]
+    hold_days: int
+    note: str | None
+    source: Citation
+
+
+@dataclass(frozen=True)
+class DrugHolds:
+    ingredient: str
+    holds: tuple[Hold, ...]
+    renal: tuple[RenalHold, ...]
+    consult: str | None
+    check_inr: bool
+
+
+@dataclass(frozen=True)
+class ProcedureGuidance:
+    edition: str
+    procedures: Mapping[str, ProcedureTier]
+    drugs: Mapping[str, DrugHolds]
+
+
 @dataclass
 class KnowledgeBase:
     ingredients: dict[str, Ingredient]  # by name
@@ -474,6 +586,7 @@ class KnowledgeBase:
     dose_forms: tuple[DoseForm, ...]  # longest pattern first
     text_hints: dict[str, str]  # typed word -> dose-form words
     conditions: dict[str, ConditionCodes]
+    procedure_guidance: ProcedureGuidance
     version: str
     by_rxcui: dict[str, Ingredient] = field(default_factory=dict)
 
@@ -552,15 +665,19 @@ def _load_with(schema: Schema, data: Any, path: Path, entries: list | None = Non
         raise KnowledgeBaseError("\n".join(problems)) from None
 
 
-class _Citations:
-    def __init__(self, registry: dict[str, dict[str, str]]) -> None:
+class Citations:
+    """Turns `"<source-id>: <locator>"` into a Citation, or fails naming where the bad citation stands."""
+
+    def __init__(self, registry: Mapping[str, dict[str, str]]) -> None:
         self.registry = registry
 
     def cite(self, text: str, where: str) -> Citation:
         source_id, _, locator = text.partition(": ")
         entry = self.registry.get(source_id)
         if entry is None:
-            raise KnowledgeBaseError(f"{where}: source {source_id!r} is not in sources.yaml nor the file's sources")
+            raise KnowledgeBaseError(f"{where}: source {source_id!r} is not a registered source")
+        if not locator.strip():
+            raise KnowledgeBaseError(f"{where}: source {text!r} needs a locator ('<source-id>: <table or section>')")
         return Citation(source_id, locator, entry["title"], entry["url"], entry["edition"])
 
 
@@ -651,7 +768,7 @@ def load(directory: Path | str = DEFAULT_DRUGDATA) -> KnowledgeBase:
                 raise KnowledgeBaseError(f"{path.name}: field sources.{source_id}: id already registered elsewhere")
             registry[source_id] = entry
         loaded_files[path] = loaded
-    citations = _Citations(registry)
+    citations = Citations(registry)
 
     classes_path = root / "classes.yaml"
     raw_classes = _load_with(ClassesFileSchema(), _read_yaml(classes_path), classes_path)["classes"]
@@ -694,14 +811,53 @@ def load(directory: Path | str = DEFAULT_DRUGDATA) -> KnowledgeBase:
                                              tuple(p["prefix"].replace(".", "") for p in spec["icd10_prefixes"]),
                                              tuple(spec["implies"]))
 
+    procedure_guidance = _load_procedures(root / "procedures.yaml", registry, ingredients)
+
     newest_review = max((i.reviewed.checked_on for i in ingredients.values()), default=dt.date.min)
     version = f"{newest_review.isoformat()}+{digest.hexdigest()[:10]}"
     return KnowledgeBase(ingredients, classes, registry, concepts, products, dose_forms,
-                         dict(raw_forms["text_hints"]), conditions, version)
+                         dict(raw_forms["text_hints"]), conditions, procedure_guidance, version)
+
+
+def _load_procedures(path: Path, registry: dict[str, dict[str, str]],
+                     ingredients: dict[str, Ingredient]) -> ProcedureGuidance:
+    """drugdata/procedures.yaml: procedure risk tiers and peri-procedural holds (ASRA Pain Medicine guidance)."""
+    raw = _load_with(ProceduresFileSchema(), _read_yaml(path), path)
+    known = dict(registry)
+    for source_id, entry in raw["sources"].items():
+        if source_id in registry:
+            raise KnowledgeBaseError(f"{path.name}: field sources.{source_id}: id already registered elsewhere")
+        known[source_id] = entry
+    citations = Citations(known)
+    procedures = {}
+    for keyword, spec in raw["procedures"].items():
+        if keyword not in PROCEDURE_KEYWORDS:
+            raise KnowledgeBaseError(f"{path.name}: procedure {keyword!r}: not a contract procedure keyword")
+        procedures[keyword] = ProcedureTier(keyword, spec["tier"], spec["label"], dict(spec["levels"]),
+                                            citations.cite(spec["source"], f"{path.name}: procedure {keyword!r}"))
+    missing = set(PROCEDURE_KEYWORDS) - set(procedures)
+    if missing:
+        raise KnowledgeBaseError(f"{path.name}: field procedures: no tier for {', '.join(sorted(missing))}")
+    drugs = {}
+    for index, spec in enumerate(raw["drugs"]):
+        name = spec["ingredient"]
+        where = f"{path.name}: drugs[{index}] {name!r}"
+        if name not in ingredients:
+            raise KnowledgeBaseError(f"{where}: field ingredient: not an ingredient of the knowledge base")
+        drugs[name] = DrugHolds(
+            name,
+            tuple(Hold(tuple(h["tiers"]), h["hold_days"], h["hold_hours"], h["restart_hours"], h["restart_hours_max"],
+                       h["conditional"], h["route"], h["dose"], h["indication"], h["note"],
+                       citations.cite(h["source"], f"{where}: holds")) for h in spec["holds"]),
+            tuple(RenalHold(r["crcl_below"], tuple(r["tiers"]), r["hold_days"], r["note"],
+                            citations.cite(r["source"], f"{where}: renal")) for r in spec["renal"]),
+            spec["consult"], spec["check_inr"])
+    registry.update(raw["sources"])  # findings cite these like any other source
+    return ProcedureGuidance(raw["edition"], procedures, drugs)
 
 
 def _build_ingredient(spec: dict, file: str, file_review: Review, classes: dict[str, DrugClass],
-                      citations: _Citations, concepts: dict[str, RxNormConcept]) -> Ingredient:
+                      citations: Citations, concepts: dict[str, RxNormConcept]) -> Ingredient:
     name = spec["name"]
     where = f"{file}: entry {name!r}"
 

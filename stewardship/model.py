@@ -9,16 +9,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from .knowledge import CONDITION_KEYWORDS
+from .knowledge import CONDITION_KEYWORDS, PROCEDURE_KEYWORDS
 
 SEVERITIES = ("critical", "warning", "info")
 CATEGORIES = ("renal", "hepatic", "gi", "bleeding", "procedure", "sedation", "constipation", "anticholinergic",
               "serotonergic", "qt", "duplication", "dose", "opioid", "geriatric", "drug_disease", "stopping_rule",
               "unresolved")
 CONDITIONS = CONDITION_KEYWORDS
-PROCEDURES = ("scs_trial", "scs_implant", "drg_stimulation", "intrathecal_pump", "vertebral_augmentation",
-              "interlaminar_esi", "transforaminal_esi", "facet_mbb", "facet_rfa", "intradiscal", "sympathetic_block",
-              "si_joint_injection", "trigger_point_injection", "peripheral_nerve_block", "peripheral_joint_injection")
+PROCEDURES = PROCEDURE_KEYWORDS
 PAIN_TYPES = ("acute", "subacute", "chronic")
 
 

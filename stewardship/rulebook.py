@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import yaml
 from marshmallow import Schema, ValidationError, fields, validate
 
-from .knowledge import Citation, KnowledgeBase, KnowledgeBaseError, SourceSchema, _flatten
+from .knowledge import Citation, Citations, KnowledgeBase, KnowledgeBaseError, SourceSchema, _flatten
 from .model import CATEGORIES, CONDITIONS, SEVERITIES
 from .stopping import StoppingBook, load_stopping_book
 
@@ -126,12 +126,7 @@ def load_rulebook(kb: KnowledgeBase, directory: Path | str = DEFAULT_CONFIG,
         except ValidationError as error:
             raise KnowledgeBaseError(f"rules.yaml: source {source_id!r}: {_flatten(error.messages)}") from None
 
-    def cite(text: str, where: str) -> Citation:
-        source_id, _, locator = text.partition(": ")
-        if source_id not in citations or not locator:
-            raise KnowledgeBaseError(f"{where}: source {text!r} must be '<registered id>: <locator>'")
-        entry = citations[source_id]
-        return Citation(source_id, locator, entry["title"], entry["url"], entry["edition"])
+    cite = Citations(citations).cite
 
     rules = {}
     for key, spec in (raw.get("rules") or {}).items():

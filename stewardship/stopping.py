@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import yaml
 from marshmallow import Schema, ValidationError, fields, validate
 
-from .knowledge import Citation, Ingredient, KnowledgeBase, KnowledgeBaseError, SourceSchema, _flatten
+from .knowledge import Citation, Citations, Ingredient, KnowledgeBase, KnowledgeBaseError, SourceSchema, _flatten
 from .model import PAIN_TYPES, Outcome
 
 if TYPE_CHECKING:
@@ -96,12 +96,7 @@ def load_stopping_book(kb: KnowledgeBase, path: Path, override: dict | None, cit
             raise KnowledgeBaseError(f"stopping_rules.yaml: source {source_id!r}: {_flatten(error.messages)}") from None
 
     def cite(text: str, where: str) -> Citation:
-        source_id, _, locator = text.partition(": ")
-        if source_id not in citations or not locator:
-            raise KnowledgeBaseError(f"stopping_rules.yaml: {where}: source {text!r} must be '<registered id>: "
-                                     "<locator>'")
-        entry = citations[source_id]
-        return Citation(source_id, locator, entry["title"], entry["url"], entry["edition"])
+        return Citations(citations).cite(text, f"stopping_rules.yaml: {where}")
 
     specs = dict(raw.get("rules") or {})
     for key, change in ((override or {}).get("rules") or {}).items():

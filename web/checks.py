@@ -7,10 +7,11 @@ from marshmallow import ValidationError
 from stewardship.services import check_regimen
 
 from .errors import ApiError
-from .schemas import CheckSchema, field_errors
+from .schemas import CheckSchema, ProcedurePlanSchema, field_errors
 
 bp = Blueprint("checks", __name__)
 _CHECK_SCHEMA = CheckSchema()  # built once: a marshmallow schema is reusable, and building one deep-copies fields
+_PLAN_SCHEMA = ProcedurePlanSchema()
 
 
 def json_body() -> dict:
@@ -41,3 +42,18 @@ def get_check(check_id: str):
     if stored is None:
         raise ApiError(404, "not_found", f"no check {check_id}")
     return stored
+
+
+@bp.post("/procedure-plans")
+def create_procedure_plan():
+    """The hold / restart plan for the patient's planned procedures, alone (not stored: nothing is ordered)."""
+    body = json_body()
+    try:
+        plan_request = _PLAN_SCHEMA.load(body)
+    except ValidationError as error:
+        raise ApiError(400, "validation_failed", "the request has invalid fields", field_errors(error.messages)) from None
+    if not plan_request.patient.planned_procedures:
+        raise ApiError(400, "validation_failed", "no procedure to plan",
+                       {"patient.plannedProcedures": "give at least one planned procedure"})
+    return {"asOf": plan_request.as_of.isoformat(),
+            "procedures": current_app.extensions["engine"].plan_procedures(plan_request)}

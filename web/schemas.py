@@ -210,6 +210,11 @@ class CheckSchema(Schema):
             as_of=as_of)
 
 
+class ProcedurePlanSchema(CheckSchema):
+    """The check's body, with the regimen optional: a plan is about the drugs the patient takes."""
+    regimen = fields.List(fields.Nested(LineSchema), load_default=list, validate=validate.Length(max=MAX_LINES))
+
+
 def _line(ref: str, data: dict, current: bool) -> DrugLine:
     return DrugLine(ref=ref, drug=data["drug"], dose=data["dose"], frequency=data["frequency"], prn=data["prn"],
                     max_daily_dose=data["maxDailyDose"], route=data["route"], start_date=data["startDate"],

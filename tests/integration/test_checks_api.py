@@ -115,3 +115,20 @@ def test_an_unknown_drug_is_a_finding_not_an_error(client, auth_headers):
 
 def test_checks_need_a_token(client):
     assert client.post("/api/v1/checks", json=CONTRACT_EXAMPLE).status_code == 401
+
+
+def test_the_procedure_plan_alone(client, auth_headers):
+    body = {"patient": {"age": 70, "crcl": {"value": 80, "unit": "mL/min"},
+                        "medications": [{"drug": "warfarin", "dose": {"value": 5, "unit": "mg"}, "frequency": "daily"}],
+                        "plannedProcedures": [{"procedure": "scs_trial", "date": "2026-12-10"}]},
+            "asOf": "2026-11-27"}
+    response = client.post("/api/v1/procedure-plans", json=body, headers=auth_headers)
+    assert response.status_code == 200, response.get_json()
+    plan = response.get_json()["procedures"][0]
+    assert (plan["procedure"], plan["tier"]) == ("scs_trial", "high")
+    assert plan["drugs"][0]["stopOn"] == "2026-12-05" and plan["drugs"][0]["restartOn"] == "2026-12-11"
+
+
+def test_a_procedure_plan_needs_a_procedure(client, auth_headers):
+    response = client.post("/api/v1/procedure-plans", json={"patient": {"age": 70}}, headers=auth_headers)
+    assert response.status_code == 400 and "patient.plannedProcedures" in response.get_json()["fields"]

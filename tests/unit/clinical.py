@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from stewardship.dosing import parse_frequency
-from stewardship.model import CheckRequest, Dose, DrugLine, Patient
+from stewardship.model import CheckRequest, Dose, DrugLine, Patient, PlannedProcedure
 
 AS_OF = dt.date(2026, 11, 27)
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -23,13 +23,16 @@ def line(drug, dose: float | None = None, unit: str = "mg", freq: str | dict | N
 def patient(*, age: float | None = None, sex: str | None = None, weight: float | None = None,
             scr: float | None = None, egfr: float | None = None, crcl: float | None = None,
             conditions: tuple = (), meds: tuple = (), pain: str | None = None, weeks: float | None = None,
-            child_pugh: str | None = None, patient_id: str | None = "p-1") -> Patient:
+            child_pugh: str | None = None, patient_id: str | None = "p-1",
+            procedures: tuple = ()) -> Patient:
     return Patient(id=patient_id, age_years=age, sex=sex, weight_kg=weight, serum_creatinine_mg_dl=scr,
                    egfr_ml_min=egfr, crcl_ml_min=crcl,
                    conditions=tuple(conditions),
                    medications=tuple(DrugLine(ref=f"patient.medications[{i}]", current=True, **m)
                                      for i, m in enumerate(meds)),
-                   pain_type=pain, gestational_weeks=weeks, child_pugh_class=child_pugh)
+                   pain_type=pain, gestational_weeks=weeks, child_pugh_class=child_pugh,
+                   planned_procedures=tuple(PlannedProcedure(p[0], p[1], p[2] if len(p) > 2 else None)
+                                            for p in procedures))
 
 
 def request(who: Patient, *regimen: dict, as_of: dt.date = AS_OF) -> CheckRequest:
