@@ -6,14 +6,16 @@ from pathlib import Path
 
 from flask import Flask
 
+from adapters.cds_auth import JwtVerifier, load_issuers
 from adapters.rxnav import RxNavClient
 from adapters.storage import SqlStore, make_engine
-from settings import Settings
+from settings import VAR, Settings
 from stewardship import knowledge
 from stewardship.engine import Engine
 from stewardship.rulebook import load_rulebook
 from stewardship.terminology import Resolver
-from web import api_v1, errors, health, openapi
+from web import api_v1, cds_hooks, errors, health, openapi, pages, sessions
+from web.cds_cards import load_cds_config
 
 API_PREFIX = "/api/v1"
 
@@ -28,6 +30,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(SETTINGS=settings, TESTING=settings.testing, JSON_SORT_KEYS=False)
     app.json.sort_keys = False
+    app.config.update(SECRET_KEY=sessions.secret_key(settings.secret_key, VAR / "secret-key"),
+                      SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+    app.session_interface = sessions.HttpsAwareSessions()
 
     kb = _knowledge_base(Path(settings.drugdata))
     remote = RxNavClient(settings.rxnav_url, settings.rxnav_timeout, settings.rxnav_cache) \
@@ -36,10 +41,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["kb"] = kb
     app.extensions["resolver"] = resolver
     app.extensions["engine"] = Engine(kb, resolver, load_rulebook(kb, settings.config_dir, settings.rules_override))
-    app.extensions["store"] = SqlStore(make_engine(settings.database_url))
+    app.extensions["store"] = store = SqlStore(make_engine(settings.database_url))
+    app.extensions["cds"] = load_cds_config(Path(settings.config_dir) / "cds_hooks.yaml")
+    app.extensions["cds_verifier"] = JwtVerifier(load_issuers(settings.cds_issuers), store.remember_jti)
 
     errors.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(api_v1.bp, url_prefix=API_PREFIX)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(cds_hooks.bp)
     return app

@@ -11,6 +11,9 @@
 | STEWARDSHIP_RXNAV_TIMEOUT | 3 | seconds per RxNav request |
 | STEWARDSHIP_RXNAV_CACHE | <project>/var/rxnav-cache.sqlite3 | persistent cache of RxNav answers |
 | STEWARDSHIP_PUBLIC_URL | (the URL a request came in on) | this service's public URL |
+| STEWARDSHIP_SECRET_KEY | (a random key kept in <project>/var/secret-key) | signs the web pages' session cookies |
+| STEWARDSHIP_CDS_ISSUERS | (unset: hook calls refused) | JSON file of the EHRs trusted to call the CDS Hooks services |
+| STEWARDSHIP_FHIR_TIMEOUT | 2 | seconds per request to an EHR's FHIR server |
 """
 from __future__ import annotations
 
@@ -34,6 +37,9 @@ class Settings:
     rxnav_timeout: float = 3.0
     rxnav_cache: Path = VAR / "rxnav-cache.sqlite3"
     public_url: str | None = None
+    secret_key: str | None = None
+    cds_issuers: Path | None = None
+    fhir_timeout: float = 2.0
     testing: bool = False
     extra: Mapping[str, object] = field(default_factory=dict)
 
@@ -52,4 +58,7 @@ class Settings:
             rxnav_timeout=float(env.get("STEWARDSHIP_RXNAV_TIMEOUT") or base.rxnav_timeout),
             rxnav_cache=Path(env.get("STEWARDSHIP_RXNAV_CACHE") or base.rxnav_cache),
             public_url=env.get("STEWARDSHIP_PUBLIC_URL") or None,
+            secret_key=env.get("STEWARDSHIP_SECRET_KEY") or None,
+            cds_issuers=Path(env["STEWARDSHIP_CDS_ISSUERS"]) if env.get("STEWARDSHIP_CDS_ISSUERS") else None,
+            fhir_timeout=float(env.get("STEWARDSHIP_FHIR_TIMEOUT") or base.fhir_timeout),
         )

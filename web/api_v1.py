@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from flask import Blueprint, g
 
-from . import auth, checks, drugs, reminders
+from . import auth, checks, drugs, reminders, reviews
 
 bp = Blueprint("api_v1", __name__)
 bp.before_request(auth.require_bearer_token)
 bp.register_blueprint(drugs.bp)
 bp.register_blueprint(checks.bp)
 bp.register_blueprint(reminders.bp)
+bp.register_blueprint(reviews.bp)
 
 
 @bp.get("/whoami")

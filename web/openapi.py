@@ -72,7 +72,7 @@ _FINDING = {
                    "suggestions": {"type": "array", "items": {"type": "object", "properties": {
                        "label": {"type": "string"}, "action": {"type": "string", "enum": [
                            "substitute", "reduce_dose", "add_drug", "stop", "taper", "offer_naloxone", "monitor",
-                           "review"]}}}},
+                           "review", "hold"]}}}},
                    "lines": {"type": "array", "items": {"type": "string"}}}}
 _CHECK = {"type": "object", "properties": {
     "id": {"type": "string"}, "asOf": {"type": "string", "format": "date"},
@@ -114,6 +114,18 @@ def spec() -> dict:
         "paths": {
             "/healthz": {"get": {"security": [], "summary": "service and knowledge-base versions",
                                  "responses": {"200": {"description": "up"}, "503": {"description": "database down"}}}},
+            "/cds-services": {"get": {"security": [], "summary": "CDS Hooks 2.0 discovery (order-select, order-sign)",
+                                      "responses": {"200": {"description": "{services: [...]}"}}}},
+            "/cds-services/{service_id}": {"post": {
+                "summary": "a CDS Hooks call (order-select / order-sign): FHIR R4 draft orders and prefetch in, "
+                           "cards out; authorized by the EHR's signed JWT",
+                "parameters": [{"name": "service_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "{cards: [...]}"}, "412": {"description": "required data "
+                              "neither prefetched nor fetchable"}, **_errors(400, 401, 404)}}},
+            "/cds-services/{service_id}/feedback": {"post": {
+                "summary": "CDS Hooks feedback: accepted suggestions and overrides with reasons",
+                "parameters": [{"name": "service_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "stored"}, **_errors(400, 401, 404)}}},
             "/api/v1/whoami": {"get": {"summary": "the token's user and role (a no-op JSON route)",
                                        "responses": {"200": {"description": "the user"}, **_errors(401)}}},
             "/api/v1/checks": {"post": {
@@ -125,6 +137,14 @@ def spec() -> dict:
                 "parameters": [{"name": "check_id", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {"200": {"description": "the check", "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/Check"}}}}, **_errors(401, 404)}}},
+            "/api/v1/procedure-plans": {"post": {
+                "summary": "the hold / restart plan alone for the patient's planned procedures (ASRA Pain Medicine "
+                           "guidance): the check's body, regimen optional; not stored",
+                "requestBody": {"required": True, "content": json_body},
+                "responses": {"200": {"description": "{asOf, procedures: [{procedure, date, level, tier, drugs: "
+                                                     "[{drug, hold, stopOn, restartOn, tooLate, consultPrescriber, "
+                                                     "checkInr, intervalUnknown, guidance}]}]}"},
+                              **_errors(400, 401)}}},
             "/api/v1/reminders": {"get": {
                 "summary": "stopping-rule reminders due on or before a date (status due: not completed)",
                 "parameters": [{"name": "status", "in": "query", "schema": {
@@ -152,6 +172,27 @@ def spec() -> dict:
                                {"name": "rxcui", "in": "query", "schema": {"type": "string"}}],
                 "responses": {"200": {"description": "{input, ingredients: [{name, rxcui, strength}], doseForm}"},
                               "404": {"description": "{input, reason}: not identified"}, **_errors(400, 401)}}},
+            "/api/v1/reviews": {"get": {
+                "summary": "the pharmacist's review queue: every check with a warning or critical finding, open "
+                           "(no decision yet) first, by priority = severity x patient risk x actionability "
+                           "(pharmacist or admin token; a prescriber's is 403)",
+                "parameters": [{"name": "status", "in": "query", "schema": {
+                    "type": "string", "enum": ["open", "closed", "all"], "default": "open"}}],
+                "responses": {"200": {"description": "reviews: [{id (the check's), createdAt, requester, patientId, "
+                                                     "maxSeverity, status, priority, ageYears, crclMlMin, "
+                                                     "hasSuggestions, categories, findings, decision}]"},
+                              "403": {"description": "not a pharmacist or admin"}, **_errors(400, 401)}}},
+            "/api/v1/reviews/{check_id}/decision": {"post": {
+                "summary": "record a decision on a review item; decisions are appended, a newer one supersedes",
+                "parameters": [{"name": "check_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["decision"], "additionalProperties": False,
+                    "properties": {"decision": {"type": "string",
+                                                "enum": ["approved", "changes_requested", "rejected"]},
+                                   "note": {"type": "string", "maxLength": 2000,
+                                            "description": "required unless approved"}}}}}},
+                "responses": {"201": {"description": "{id, checkId, decision, note, decidedBy, decidedAt}"},
+                              "403": {"description": "not a pharmacist or admin"}, **_errors(400, 401, 404)}}},
         },
     }
 

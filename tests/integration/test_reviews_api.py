@@ -1,0 +1,111 @@
+"""`GET /api/v1/reviews` and `POST /api/v1/reviews/{id}/decision` (contract 2.4), on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from adapters.reviews import audit_log, review_decisions
+from stewardship import accounts
+
+OLDER_CKD = {"patient": {"age": 78, "sex": "female", "weight": {"value": 61, "unit": "kg"},
+                         "serumCreatinine": {"value": 1.9, "unit": "mg/dL"}, "conditions": ["ckd"]},
+             "regimen": [{"drug": "ibuprofen", "dose": {"value": 600, "unit": "mg"}, "frequency": "TID"}]}
+YOUNGER_SEDATION = {"patient": {"age": 40, "sex": "male"},
+                    "regimen": [{"drug": "oxycodone", "dose": {"value": 5, "unit": "mg"}, "frequency": "q6h"},
+                                {"drug": "gabapentin", "dose": {"value": 300, "unit": "mg"}, "frequency": "TID"}]}
+CLEAN = {"patient": {"age": 40, "sex": "male"},
+         "regimen": [{"drug": "acetaminophen", "dose": {"value": 500, "unit": "mg"}, "frequency": "TID"}]}
+
+
+def _bearer(app, name: str, role: str) -> dict[str, str]:
+    store = app.extensions["store"]
+    accounts.add_user(store, name, role, "correct horse battery")
+    return {"Authorization": f"Bearer {accounts.create_token(store, name)}"}
+
+
+def _check(client, headers, body) -> str:
+    response = client.post("/api/v1/checks", json=body, headers=headers)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+def _count(app, table) -> int:
+    with app.extensions["store"].engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(table)).scalar()
+
+
+def test_checks_with_a_warning_or_critical_are_open_items_highest_priority_first(client, app, auth_headers):
+    younger = _check(client, auth_headers, YOUNGER_SEDATION)
+    older = _check(client, auth_headers, OLDER_CKD)
+    _check(client, auth_headers, CLEAN)
+    response = client.get("/api/v1/reviews", headers=auth_headers)
+    assert response.status_code == 200
+    items = response.get_json()["reviews"]
+    assert [item["id"] for item in items] == [older, younger]  # the clean check is no review item
+    first = items[0]
+    assert first["status"] == "open" and first["maxSeverity"] == "critical" and first["decision"] is None
+    # critical (3) x risk (1 + age >= 65 + CrCl < 30 = 3) x actionable (2)
+    assert first["priority"] == 18 and first["ageYears"] == 78 and first["crclMlMin"] < 30
+    assert "renal" in first["categories"] and first["requester"] == "pat.pharmacist"
+    assert items[1]["priority"] < first["priority"]
+
+
+def test_a_prescriber_token_is_refused_with_the_json_error_shape(client, app):
+    headers = _bearer(app, "dr.lee", "prescriber")
+    response = client.get("/api/v1/reviews", headers=headers)
+    assert response.status_code == 403
+    assert response.get_json()["error"] == "forbidden" and "prescriber" in response.get_json()["message"]
+    assert client.post("/api/v1/reviews/x/decision", json={"decision": "approved"}, headers=headers).status_code == 403
+
+
+def test_decisions_are_appended_and_the_newest_is_in_force(client, app, auth_headers):
+    check_id = _check(client, auth_headers, OLDER_CKD)
+    first = client.post(f"/api/v1/reviews/{check_id}/decision", headers=auth_headers,
+                        json={"decision": "changes_requested", "note": "use acetaminophen"})
+    assert first.status_code == 201
+    assert first.get_json()["decidedBy"] == "pat.pharmacist" and first.get_json()["checkId"] == check_id
+    admin = _bearer(app, "ada.admin", "admin")
+    second = client.post(f"/api/v1/reviews/{check_id}/decision", headers=admin, json={"decision": "approved"})
+    assert second.status_code == 201 and second.get_json()["id"] != first.get_json()["id"]
+
+    assert client.get("/api/v1/reviews", headers=auth_headers).get_json()["reviews"] == []
+    closed = client.get("/api/v1/reviews?status=closed", headers=auth_headers).get_json()["reviews"]
+    assert [item["decision"]["decision"] for item in closed] == ["approved"]
+    with app.extensions["store"].engine.connect() as connection:
+        trail = connection.execute(select(review_decisions.c.decision, review_decisions.c.decided_by,
+                                          review_decisions.c.note).order_by(review_decisions.c.id)).all()
+    assert [tuple(row) for row in trail] == [("changes_requested", "pat.pharmacist", "use acetaminophen"),
+                                            ("approved", "ada.admin", None)]
+    with app.extensions["store"].engine.connect() as connection:
+        audited = connection.execute(select(audit_log.c.user_name, audit_log.c.action, audit_log.c.target)
+                                     .where(audit_log.c.action == "decide").order_by(audit_log.c.id)).all()
+    assert [row.user_name for row in audited] == ["pat.pharmacist", "ada.admin"]
+    assert audited[0].target == f"check:{check_id}:changes_requested"
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"decision": "maybe"}, "decision"),
+    ({}, "decision"),
+    ({"decision": "rejected"}, "note"),
+    ({"decision": "rejected", "note": "   "}, "note"),
+    ({"decision": "approved", "wieght": 1}, "wieght"),
+])
+def test_a_bad_decision_is_a_400_naming_the_field(client, app, auth_headers, body, field):
+    check_id = _check(client, auth_headers, OLDER_CKD)
+    response = client.post(f"/api/v1/reviews/{check_id}/decision", json=body, headers=auth_headers)
+    assert response.status_code == 400
+    assert field in response.get_json()["fields"]
+    assert _count(app, review_decisions) == 0
+
+
+def test_an_unknown_check_or_one_without_a_warning_is_404(client, auth_headers):
+    clean = _check(client, auth_headers, CLEAN)
+    for check_id in ("00000000-0000-0000-0000-000000000000", clean):
+        response = client.post(f"/api/v1/reviews/{check_id}/decision", json={"decision": "approved"},
+                               headers=auth_headers)
+        assert response.status_code == 404 and response.get_json()["error"] == "not_found"
+
+
+def test_a_bad_status_is_a_400(client, auth_headers):
+    response = client.get("/api/v1/reviews?status=pending", headers=auth_headers)
+    assert response.status_code == 400 and "status" in response.get_json()["fields"]
