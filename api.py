@@ -14,10 +14,11 @@ from stewardship import knowledge
 from stewardship.engine import Engine
 from stewardship.rulebook import load_rulebook
 from stewardship.terminology import Resolver
-from web import api_v1, cds_hooks, errors, health, openapi, pages, sessions
+from web import api_v1, cds_hooks, errors, health, observability, openapi, pages, sessions
 from web.cds_cards import load_cds_config
 
 API_PREFIX = "/api/v1"
+MAX_BODY_BYTES = 2 * 1024 * 1024  # a check of 100 + 100 lines is far below this; larger bodies are refused early
 
 
 @lru_cache(maxsize=4)
@@ -28,7 +29,8 @@ def _knowledge_base(path: Path) -> knowledge.KnowledgeBase:
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
-    app.config.update(SETTINGS=settings, TESTING=settings.testing, JSON_SORT_KEYS=False)
+    app.config.update(SETTINGS=settings, TESTING=settings.testing, JSON_SORT_KEYS=False,
+                      MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.json.sort_keys = False
     app.config.update(SECRET_KEY=sessions.secret_key(settings.secret_key, VAR / "secret-key"),
                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
@@ -46,6 +48,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["cds_verifier"] = JwtVerifier(load_issuers(settings.cds_issuers), store.remember_jti)
 
     errors.init_app(app)
+    observability.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(api_v1.bp, url_prefix=API_PREFIX)

@@ -154,6 +154,18 @@ jwt_seen = Table(
 )
 
 
+idempotency_keys = Table(
+    "idempotency_keys", metadata,
+    Column("owner", String(100), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("route", String(200), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer),  # None while the first request is being answered
+    Column("response", JSON),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+
 def _reminder_json(row) -> dict:  # noqa: ANN001 - a SQLAlchemy row mapping
     return {"id": row["id"], "patientId": row["patient_ref"], "drug": row["drug"], "kind": row["kind"],
             "due": row["due"].isoformat(), "startDate": row["start_date"].isoformat(), "rule": row["rule"],
@@ -344,6 +356,48 @@ class SqlStore:
                 deliver(_reminder_json({**row, "status": "delivered"}))
             count += 1
 
+    # idempotency
+    def claim_idempotency_key(self, owner: str, key: str, route: str, request_hash: str,
+                              stale_after: dt.timedelta) -> dict | None:
+        """Claim (owner, key) for this request: None when claimed now; else the row already there
+        ({"route", "request_hash", "status_code", "response"}). A claim left pending past `stale_after` (its
+        request died) is taken over."""
+        row_values = {"owner": owner, "key": key, "route": route, "request_hash": request_hash,
+                      "created_at": _now()}
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(idempotency_keys.insert().values(**row_values))
+            return None
+        except IntegrityError:
+            pass
+        with self.engine.begin() as connection:
+            row = connection.execute(select(idempotency_keys).where(
+                idempotency_keys.c.owner == owner, idempotency_keys.c.key == key)).mappings().first()
+            if row is None:
+                connection.execute(idempotency_keys.insert().values(**row_values))
+                return None
+            if row["status_code"] is None and row["created_at"].replace(tzinfo=dt.timezone.utc) < _now() - stale_after:
+                taken = connection.execute(update(idempotency_keys).where(
+                    idempotency_keys.c.owner == owner, idempotency_keys.c.key == key,
+                    idempotency_keys.c.status_code.is_(None), idempotency_keys.c.created_at == row["created_at"])
+                    .values(created_at=_now(), request_hash=request_hash, route=route))
+                if taken.rowcount == 1:
+                    return None
+            return dict(row)
+
+    def complete_idempotency_key(self, owner: str, key: str, status_code: int, response: object) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(update(idempotency_keys).where(
+                idempotency_keys.c.owner == owner, idempotency_keys.c.key == key).values(
+                status_code=status_code, response=response))
+
+    def release_idempotency_key(self, owner: str, key: str) -> None:
+        """The request failed before answering: a retry with the same key may run it again."""
+        with self.engine.begin() as connection:
+            connection.execute(idempotency_keys.delete().where(
+                idempotency_keys.c.owner == owner, idempotency_keys.c.key == key,
+                idempotency_keys.c.status_code.is_(None)))
+
     # CDS Hooks
     def remember_jti(self, iss: str, jti: str, expires_at: dt.datetime) -> bool:
         """Record a JWT id; False when this issuer's jti was seen before (a replay), on any instance."""
@@ -401,13 +455,15 @@ class SqlStore:
                     found[suggestion["uuid"]] = code
         return found
 
-    def add_feedback(self, service_id: str, items: list[dict]) -> int:
-        """Store feedback on cards; a duplicate (same card, outcome and time) is stored once."""
-        stored = 0
+    def add_feedback(self, service_id: str, items: list[dict]) -> list[str]:
+        """Store feedback on cards (a duplicate, same card, outcome and time, is stored once); returns the finding
+        codes of the cards newly overridden."""
+        overridden = []
         for item in items:
             with self.engine.connect() as connection:
-                check_id = connection.execute(select(cds_cards.c.check_id)
-                                              .where(cds_cards.c.uuid == item["card"])).scalar()
+                card = connection.execute(select(cds_cards.c.check_id, cds_cards.c.code)
+                                          .where(cds_cards.c.uuid == item["card"])).first()
+            check_id, code = (card[0], card[1]) if card else (None, None)
             reason = (item.get("overrideReason") or {}).get("reason") or {}
             try:
                 with self.engine.begin() as connection:
@@ -418,10 +474,11 @@ class SqlStore:
                         override_display=reason.get("display"),
                         user_comment=(item.get("overrideReason") or {}).get("userComment"),
                         outcome_timestamp=item["outcomeTimestamp"], received_at=_now()))
-                stored += 1
             except IntegrityError:
                 continue
-        return stored
+            if item["outcome"] == "overridden" and code:
+                overridden.append(code)
+        return overridden
 
     def get_check(self, check_id: str) -> dict | None:
         with self.engine.connect() as connection:

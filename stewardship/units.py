@@ -105,17 +105,19 @@ def quantity(value: object, unit: object, dimension: Dimension, field: str = "va
         raise UnitError(field, f"a unit is required ({dimension.examples})")
     try:
         parsed = parse_unit(unit)
-    except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, AttributeError, TypeError,
-            ValueError, AssertionError):
+    except Exception:  # noqa: BLE001 - pint's parser raises many unrelated types (TokenError, ZeroDivisionError ...)
         raise UnitError(field, f"unknown unit {unit!r}; expected {dimension.name} ({dimension.examples})") from None
     amount = Q_(value, parsed)
     if dimension is CREATININE and amount.check("[substance] / [length] ** 3"):
         amount = (amount * Q_(CREATININE_G_PER_MOL, "g/mol"))
     try:
-        return amount.to(dimension.unit)
+        converted = amount.to(dimension.unit)
     except pint.errors.DimensionalityError:
         raise UnitError(
             field, f"unit {unit!r} is not a {dimension.name}; expected one of {dimension.examples}") from None
+    if not math.isfinite(converted.magnitude):
+        raise UnitError(field, "value is out of range")
+    return converted
 
 
 def from_json(payload: object, dimension: Dimension, field: str) -> pint.Quantity:

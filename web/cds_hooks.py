@@ -23,6 +23,7 @@ from stewardship.services import check_and_keep
 
 from .cds_cards import DraftOrder, card, edge_card, fingerprint, suggestions_with_actions
 from .errors import ApiError
+from .observability import OVERRIDES, count_findings
 from .schemas import field_errors
 
 bp = Blueprint("cds_hooks", __name__)
@@ -216,6 +217,7 @@ def _answer(service, call: dict, body: dict) -> dict:  # noqa: ANN001
     result, domain = check_and_keep(current_app.extensions["engine"], store, check_request, stored_request,
                                     context["userId"], source=f"cds:{call['hook']}")
     check_url = f"{(current_app.config['SETTINGS'].public_url or request.host_url).rstrip('/')}/checks/{result['id']}"
+    count_findings(result["findings"])
     cards, rows = _cards(domain.findings, call, drafts, patient_id, result, check_url)
     for key, reason in fetch_failures:
         cards.append(edge_card(f"Not checked: {key} could not be read from the FHIR server ({reason})",
@@ -342,5 +344,6 @@ def feedback(service_id: str):
     except ValidationError as error:
         raise ApiError(400, "validation_failed", "the feedback has invalid fields",
                        field_errors(error.messages)) from None
-    current_app.extensions["store"].add_feedback(service_id, items)
+    for code in current_app.extensions["store"].add_feedback(service_id, items):
+        OVERRIDES.labels(code).inc()
     return {}

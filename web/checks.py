@@ -7,6 +7,8 @@ from marshmallow import ValidationError
 from stewardship.services import check_regimen
 
 from .errors import ApiError
+from .idempotency import idempotent
+from .observability import count_findings
 from .schemas import CheckSchema, ProcedurePlanSchema, field_errors
 
 bp = Blueprint("checks", __name__)
@@ -23,6 +25,7 @@ def json_body() -> dict:
 
 
 @bp.post("/checks")
+@idempotent
 def create_check():
     body = json_body()
     try:
@@ -33,6 +36,7 @@ def create_check():
     user = getattr(g, "user", None)
     response = check_regimen(current_app.extensions["engine"], current_app.extensions["store"], check_request, body,
                              user.name if user else None)
+    count_findings(response["findings"])
     return response, 201, {"Location": f"/api/v1/checks/{response['id']}"}
 
 

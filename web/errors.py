@@ -6,8 +6,13 @@ from __future__ import annotations
 
 from typing import Mapping
 
+import logging
+
 from flask import Flask, jsonify
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+log = logging.getLogger("stewardship.errors")
 
 
 class ApiError(Exception):
@@ -40,7 +45,27 @@ def init_app(app: Flask) -> None:
         code = (error.name or "error").lower().replace(" ", "_")
         return error_response(error.code or 500, code, error.description or error.name)
 
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(error: RequestEntityTooLarge):
+        return error_response(413, "payload_too_large",
+                              f"the body is larger than {app.config['MAX_CONTENT_LENGTH']:,} bytes")
+
+    @app.errorhandler(OperationalError)
+    def _database_down(error: OperationalError):
+        # The database is unreachable or restarting: fail fast and say so; the transaction was rolled back, so
+        # nothing half-written remains, and the next request reconnects (pool_pre_ping).
+        log.warning("database unavailable: %s", type(error.orig).__name__ if error.orig else "unknown")
+        return error_response(503, "database_unavailable", "the database is unavailable; retry shortly",
+                              headers={"Retry-After": "5"})
+
+    @app.errorhandler(DBAPIError)
+    def _database_error(error: DBAPIError):
+        if error.connection_invalidated:
+            return _database_down(error)  # type: ignore[arg-type]
+        log.exception("database error")
+        return error_response(500, "internal_error", "the service failed; the error was logged")
+
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
-        app.logger.exception("unhandled error")
+        log.exception("unhandled error")
         return error_response(500, "internal_error", "the service failed; the error was logged")

@@ -16,6 +16,7 @@ from stewardship.services import check_regimen
 
 from . import check_form, render, sessions
 from .errors import ApiError
+from .observability import count_findings
 from .reviews import REVIEWER_ROLES, DecisionSchema
 from .schemas import CheckSchema, field_errors
 
@@ -97,6 +98,7 @@ def index():
         return render_template("form.html", typed=typed, errors=errors, form=check_form), 400
     response = check_regimen(current_app.extensions["engine"], current_app.extensions["store"], check_request, body,
                              g.person.name, source="web")
+    count_findings(response["findings"])
     reviews().audit(g.person.name, "create_check", f"check:{response['id']}")
     return redirect(url_for("pages.check_page", check_id=response["id"]), 303)
 

@@ -10,6 +10,7 @@ from stewardship.services import complete_reminder
 
 from .checks import json_body
 from .errors import ApiError
+from .idempotency import idempotent
 from .schemas import field_errors
 
 bp = Blueprint("reminders", __name__)
@@ -47,6 +48,7 @@ def list_reminders():
 
 
 @bp.post("/reminders/<reminder_id>/complete")
+@idempotent
 def complete(reminder_id: str):
     try:
         data = CompleteSchema().load(json_body())

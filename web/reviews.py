@@ -12,6 +12,7 @@ from adapters.reviews import DECISIONS, REVIEW_STATUSES, ReviewStore
 
 from .checks import json_body
 from .errors import ApiError
+from .idempotency import idempotent
 from .schemas import field_errors
 
 bp = Blueprint("reviews", __name__)
@@ -64,6 +65,7 @@ def list_reviews():
 
 
 @bp.post("/reviews/<check_id>/decision")
+@idempotent
 def decide(check_id: str):
     reviewer = _reviewer_name()
     try:

@@ -66,3 +66,14 @@ def test_dimension_of_dose_units():
     assert units.dimension_of("tablet") is units.COUNT
     assert units.dimension_of("mcg/h") is units.DOSE_RATE
     assert units.dimension_of("parsec") is None
+
+
+@pytest.mark.parametrize("unit", ["(", "1/0", "mg/0", "{", ")"])
+def test_unit_strings_that_break_the_parser_are_unknown_units(unit):
+    with pytest.raises(UnitError, match="unknown unit"):
+        units.quantity(5, unit, units.MASS, "dose")
+
+
+def test_a_value_that_overflows_in_conversion_is_out_of_range():
+    with pytest.raises(UnitError, match="out of range"):
+        units.quantity(1e308, "kg", units.MASS, "dose")
