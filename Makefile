@@ -6,7 +6,11 @@ STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 export PORT
 
-.PHONY: run test bench docs kb-check clean
+.PHONY: run serve test bench load faults soak docs kb-check clean
+
+# Production serving: gunicorn sync workers (2 x cores + 1), PostgreSQL, metrics summed over workers.
+SERVE_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+WORKERS ?= $(shell echo $$(( 2 * $$(nproc) + 1 )))
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
@@ -17,6 +21,20 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(VENV)/bin/stewardship serve --port $(PORT)
+
+serve: $(STAMP)
+	rm -rf var/prometheus && mkdir -p var/prometheus
+	STEWARDSHIP_DATABASE_URL=$${STEWARDSHIP_DATABASE_URL:-$(SERVE_DATABASE_URL)} PROMETHEUS_MULTIPROC_DIR=var/prometheus \
+		$(VENV)/bin/stewardship serve --host 0.0.0.0 --port $(PORT) --workers $(WORKERS)
+
+load: $(STAMP)
+	$(VENV)/bin/python bench/load.py
+
+faults: $(STAMP)
+	$(VENV)/bin/python bench/faults.py
+
+# What CI runs after the tests: the load and the fault scenarios, bounded in time.
+soak: load faults
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -121,11 +122,17 @@ def kb_check() -> None:
     sys.exit(knowledge.main([str(Settings.from_env().drugdata)]))
 
 
+def _forget_metrics_of(_server, worker) -> None:  # noqa: ANN001 - gunicorn's child_exit hook
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, envvar="PORT", type=int)
-@click.option("--workers", default=2, show_default=True, type=int,
-              help="gunicorn sync worker processes (2 for the 2-core reference machine)")
+@click.option("--workers", default=2, show_default=True, type=int, envvar="WEB_CONCURRENCY",
+              help="gunicorn sync worker processes (make serve: 2 x cores + 1)")
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the app with gunicorn after bringing the database to the newest schema."""
     from gunicorn.app.base import BaseApplication
@@ -139,7 +146,9 @@ def serve(host: str, port: int, workers: int) -> None:
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
-            self.cfg.set("accesslog", "-")
+            self.cfg.set("timeout", 30)
+            if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+                self.cfg.set("child_exit", _forget_metrics_of)
 
         def load(self):  # noqa: ANN201 - gunicorn's interface
             return create_app(settings)

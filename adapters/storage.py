@@ -198,7 +198,10 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA busy_timeout=5000")
             cursor.close()
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    # Per gunicorn worker: a sync worker serves one request at a time, so a small pool is enough, and two
+    # instances of 5 workers stay well under PostgreSQL's default 100 connections.
+    return create_engine(url, pool_pre_ping=True, pool_size=3, max_overflow=2, pool_timeout=5,
+                         connect_args={"connect_timeout": 3})
 
 
 def upgrade(url: str) -> None:
