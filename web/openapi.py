@@ -114,6 +114,10 @@ def spec() -> dict:
         "paths": {
             "/healthz": {"get": {"security": [], "summary": "service and knowledge-base versions",
                                  "responses": {"200": {"description": "up"}, "503": {"description": "database down"}}}},
+            "/metrics": {"get": {"security": [], "summary": "Prometheus metrics: request latency by route, findings "
+                                                            "by code and severity, overrides by code",
+                                 "responses": {"200": {"description": "Prometheus text format",
+                                                       "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
             "/cds-services": {"get": {"security": [], "summary": "CDS Hooks 2.0 discovery (order-select, order-sign)",
                                       "responses": {"200": {"description": "{services: [...]}"}}}},
             "/cds-services/{service_id}": {"post": {
