@@ -40,6 +40,7 @@ class MatchSchema(Schema):
     min_grade = fields.Integer(load_default=1)
     systemic = fields.Boolean(load_default=True)
     min_gestational_weeks = fields.Float(load_default=None)
+    gestational_weeks_unknown = fields.Boolean(load_default=False)  # matches only when no gestational age is given
 
 
 class DrugDiseaseSchema(Schema):

@@ -177,20 +177,18 @@ def stacked_constipation(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
 # --------------------------------------------------------------------------------------------- anticholinergic
 @rule("anticholinergic.acb_total")
 def acb_total(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
-    old_or_vulnerable = (ctx.age is not None and ctx.age >= spec.thresholds["min_age"]) or \
-        ctx.has_condition("dementia")
-    if not old_or_vulnerable:
-        return
     carriers = [e for e in ctx.distinct(ctx.systemic()) if e.grade("anticholinergic")]
     total = sum(e.grade("anticholinergic") for e in carriers)
     if total < spec.thresholds["min_total"]:
         return
+    vulnerable = (ctx.age is not None and ctx.age >= spec.thresholds["min_age"]) or ctx.has_condition("dementia")
     heaviest = max(carriers, key=lambda e: e.grade("anticholinergic"))
-    yield ctx.finding(spec, exposures=carriers,
+    who = "in an older adult or a patient with dementia" if vulnerable else "(the evidence is strongest in older adults)"
+    yield ctx.finding(spec, severity=spec.severity_for("older_adult" if vulnerable else "younger"), exposures=carriers,
                       summary=f"Anticholinergic burden ACB {total}: {names(carriers)}",
                       detail=("ACB scores: " + ", ".join(f"{e.name} {e.grade('anticholinergic')}" for e in carriers)
                               + f". A total of {spec.thresholds['min_total']:g} or more is linked to cognitive "
-                              "impairment and falls in older adults."),
+                              f"impairment and falls {who}."),
                       suggestions=[suggestion(f"Replace {heaviest.name}, which carries the most anticholinergic load",
                                               "substitute", drug=heaviest.name, line=heaviest.line.ref)])
 

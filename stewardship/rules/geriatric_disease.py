@@ -67,6 +67,8 @@ def _matches(ctx: CheckContext, match, exposure) -> bool:
     weeks = match["min_gestational_weeks"]
     if weeks is not None and (ctx.patient.gestational_weeks is None or ctx.patient.gestational_weeks < weeks):
         return False
+    if match["gestational_weeks_unknown"] and ctx.patient.gestational_weeks is not None:
+        return False
     return True
 
 

@@ -67,10 +67,10 @@ def test_stacked_constipation_from_an_opioid_and_a_tca(check):
 
 
 # --------------------------------------------------------------------------------------------- anticholinergic
-@pytest.mark.parametrize("age, flagged", [(64, False), (65, True)])
-def test_acb_total_of_3_in_an_older_adult(check, age, flagged):
+@pytest.mark.parametrize("age, severity", [(64, "info"), (65, "warning")])
+def test_acb_total_of_3_is_a_warning_in_an_older_adult_and_a_note_below_65(check, age, severity):
     outcome = check(patient(age=age, crcl=90), line("amitriptyline", 10, MG, "qHS"))
-    assert ("anticholinergic.acb_total" in outcome.codes()) is flagged
+    assert outcome.severity("anticholinergic.acb_total") == severity
 
 
 def test_acb_below_3_is_quiet(check):

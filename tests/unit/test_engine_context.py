@@ -49,6 +49,13 @@ def test_nsaids_are_avoided_from_20_weeks_of_pregnancy(check, weeks, flagged):
     assert (outcome.severity("drug_disease.nsaid_pregnancy_20_weeks") == "critical") is flagged
 
 
+def test_an_nsaid_in_pregnancy_without_gestational_age_asks_for_it(check):
+    outcome = check(patient(age=30, crcl=120, conditions=("pregnancy",)), line("naproxen", 250, MG, "BID"))
+    assert outcome.severity("drug_disease.nsaid_pregnancy_weeks_unknown") == "warning"
+    dated = check(patient(age=30, crcl=120, conditions=("pregnancy",), weeks=12), line("naproxen", 250, MG, "BID"))
+    assert not {c for c in dated.codes() if "pregnancy" in c}
+
+
 def test_conditions_given_as_snomed_or_icd10_codes_count(check):
     ckd4 = {"system": SNOMED, "code": "431857002"}
     ulcer = {"system": ICD10, "code": "K25.7"}
