@@ -309,6 +309,17 @@ class ProceduresFileSchema(Schema):
     drugs = fields.List(fields.Nested(DrugHoldsSchema), required=True)
 
 
+class AliasSchema(Schema):
+    text = fields.String(required=True, validate=validate.Length(min=2))
+    rxcui = fields.String(required=True, validate=validate.Regexp(r"^\d+$"))
+    source = _source_field()
+
+
+class AliasesFileSchema(Schema):
+    sources = fields.Dict(keys=fields.String(), values=fields.Nested(SourceSchema), load_default=dict)
+    aliases = fields.List(fields.Nested(AliasSchema), required=True)
+
+
 class IngredientsFileSchema(_Strict):
     reviewed = fields.Nested(ReviewedSchema, required=True)
     sources = fields.Dict(keys=fields.String(), values=fields.Nested(SourceSchema), load_default=dict)
@@ -587,6 +598,7 @@ class KnowledgeBase:
     text_hints: dict[str, str]  # typed word -> dose-form words
     conditions: dict[str, ConditionCodes]
     procedure_guidance: ProcedureGuidance
+    aliases: dict[str, str]  # lowercased text people write -> the RxNorm product it means
     version: str
     by_rxcui: dict[str, Ingredient] = field(default_factory=dict)
 
@@ -714,7 +726,7 @@ def _load_products(directory: Path, scope_names: dict[str, str]) -> dict[str, Pr
             code = row["ingredient_rxcui"]
             if code in seen:  # a pack repeats an ingredient per contained drug: keep the first strength
                 continue
-            in_scope = bool(row["ingredient_in_scope"])
+            in_scope = bool(row["ingredient_in_scope"]) or code in scope_names
             seen[code] = ProductIngredient(
                 rxcui=code,
                 name=scope_names.get(code, row["ingredient_name"].lower()),
@@ -812,11 +824,29 @@ def load(directory: Path | str = DEFAULT_DRUGDATA) -> KnowledgeBase:
                                              tuple(spec["implies"]))
 
     procedure_guidance = _load_procedures(root / "procedures.yaml", registry, ingredients)
+    aliases = _load_aliases(root / "aliases.yaml", registry, products)
 
     newest_review = max((i.reviewed.checked_on for i in ingredients.values()), default=dt.date.min)
     version = f"{newest_review.isoformat()}+{digest.hexdigest()[:10]}"
     return KnowledgeBase(ingredients, classes, registry, concepts, products, dose_forms,
-                         dict(raw_forms["text_hints"]), conditions, procedure_guidance, version)
+                         dict(raw_forms["text_hints"]), conditions, procedure_guidance, aliases, version)
+
+
+def _load_aliases(path: Path, registry: dict[str, dict[str, str]], products: dict[str, Product]) -> dict[str, str]:
+    raw = _load_with(AliasesFileSchema(), _read_yaml(path), path)
+    for source_id in raw["sources"]:
+        if source_id in registry:
+            raise KnowledgeBaseError(f"{path.name}: field sources.{source_id}: id already registered elsewhere")
+    registry.update(raw["sources"])
+    citations = Citations(registry)
+    aliases = {}
+    for index, alias in enumerate(raw["aliases"]):
+        citations.cite(alias["source"], f"{path.name}: aliases[{index}]")
+        if alias["rxcui"] not in products:
+            raise KnowledgeBaseError(f"{path.name}: aliases[{index}]: field rxcui: {alias['rxcui']} is not a product of "
+                                     "the offline RxNorm subset")
+        aliases[alias["text"].lower()] = alias["rxcui"]
+    return aliases
 
 
 def _load_procedures(path: Path, registry: dict[str, dict[str, str]],

@@ -143,6 +143,8 @@ class Resolver:
         self._products_by_name: dict[str, Product] = {}
         self._products_by_brand: dict[str, list[Product]] = defaultdict(list)
         self._products_by_set: dict[frozenset[str], list[Product]] = defaultdict(list)
+        # longest first, so that "tylenol with codeine #3" wins over a shorter alias inside it
+        self._aliases = sorted(((normalise(t), code) for t, code in kb.aliases.items()), key=lambda a: -len(a[0]))
         self._build()
 
     # ------------------------------------------------------------------------------------------------ index
@@ -236,6 +238,10 @@ class Resolver:
         exact = self._products_by_name.get(key)
         if exact is not None:
             return self._from_products(raw, [exact], "text:product", strengths=None, hints=())
+        aliased = next((code for text, code in self._aliases if re.search(rf"(?<![\w#]){re.escape(text)}(?![\w.])",
+                                                                          key)), None)
+        if aliased is not None:
+            return self._from_products(raw, [self.kb.products[aliased]], "text:alias", strengths=None, hints=())
 
         targets, unknown_words = self._scan(key)
         hints = tuple(self.kb.text_hints[w] for w in _WORD.findall(key) if w in self.kb.text_hints)

@@ -175,3 +175,13 @@ def test_autocomplete_finds_brands(resolver):
 
 def test_autocomplete_ignores_a_one_letter_query(resolver):
     assert resolver.search("i") == []
+
+
+@pytest.mark.parametrize("text, codeine_mg", [("Tylenol #3", 30), ("tylenol no. 4 1 tab q6h", 60)])
+def test_tylenol_numbers_name_their_codeine_strength(resolver, text, codeine_mg):
+    assert ingredients(resolver.resolve_text(text)) == {"acetaminophen": Strength(300, "mg"),
+                                                        "codeine": Strength(codeine_mg, "mg")}
+
+
+def test_a_combination_keeps_an_ingredient_added_to_the_knowledge_base_later(resolver):
+    assert set(ingredients(resolver.resolve_text("Duexis"))) == {"ibuprofen", "famotidine"}
