@@ -775,10 +775,7 @@ def load(directory: Path | str = DEFAULT_DRUGDATA) -> KnowledgeBase:
     for path, raw in raw_files.items():
         entries = raw.get("ingredients") if isinstance(raw, dict) else None
         loaded = _load_with(IngredientsFileSchema(), raw, path, entries if isinstance(entries, list) else None)
-        for source_id, entry in loaded["sources"].items():
-            if source_id in registry:
-                raise KnowledgeBaseError(f"{path.name}: field sources.{source_id}: id already registered elsewhere")
-            registry[source_id] = entry
+        _register_sources(registry, loaded["sources"], path)
         loaded_files[path] = loaded
     citations = Citations(registry)
 
@@ -832,12 +829,17 @@ def load(directory: Path | str = DEFAULT_DRUGDATA) -> KnowledgeBase:
                          dict(raw_forms["text_hints"]), conditions, procedure_guidance, aliases, version)
 
 
-def _load_aliases(path: Path, registry: dict[str, dict[str, str]], products: dict[str, Product]) -> dict[str, str]:
-    raw = _load_with(AliasesFileSchema(), _read_yaml(path), path)
-    for source_id in raw["sources"]:
+def _register_sources(registry: dict[str, dict[str, str]], sources: Mapping[str, dict[str, str]], path: Path) -> None:
+    """Add a file's own citations to the registry; an id is defined once in the whole knowledge base."""
+    for source_id, entry in sources.items():
         if source_id in registry:
             raise KnowledgeBaseError(f"{path.name}: field sources.{source_id}: id already registered elsewhere")
-    registry.update(raw["sources"])
+        registry[source_id] = entry
+
+
+def _load_aliases(path: Path, registry: dict[str, dict[str, str]], products: dict[str, Product]) -> dict[str, str]:
+    raw = _load_with(AliasesFileSchema(), _read_yaml(path), path)
+    _register_sources(registry, raw["sources"], path)
     citations = Citations(registry)
     aliases = {}
     for index, alias in enumerate(raw["aliases"]):
@@ -853,12 +855,8 @@ def _load_procedures(path: Path, registry: dict[str, dict[str, str]],
                      ingredients: dict[str, Ingredient]) -> ProcedureGuidance:
     """drugdata/procedures.yaml: procedure risk tiers and peri-procedural holds (ASRA Pain Medicine guidance)."""
     raw = _load_with(ProceduresFileSchema(), _read_yaml(path), path)
-    known = dict(registry)
-    for source_id, entry in raw["sources"].items():
-        if source_id in registry:
-            raise KnowledgeBaseError(f"{path.name}: field sources.{source_id}: id already registered elsewhere")
-        known[source_id] = entry
-    citations = Citations(known)
+    _register_sources(registry, raw["sources"], path)  # findings cite these like any other source
+    citations = Citations(registry)
     procedures = {}
     for keyword, spec in raw["procedures"].items():
         if keyword not in PROCEDURE_KEYWORDS:
@@ -882,7 +880,6 @@ def _load_procedures(path: Path, registry: dict[str, dict[str, str]],
             tuple(RenalHold(r["crcl_below"], tuple(r["tiers"]), r["hold_days"], r["note"],
                             citations.cite(r["source"], f"{where}: renal")) for r in spec["renal"]),
             spec["consult"], spec["check_inr"])
-    registry.update(raw["sources"])  # findings cite these like any other source
     return ProcedureGuidance(raw["edition"], procedures, drugs)
 
 
