@@ -310,7 +310,12 @@ def _cards(findings, call: dict, drafts: dict[str, _Draft], patient_id: str, res
     by_origin = {ref: origins.get(d.order.created_by_suggestion) for ref, d in drafts.items()}
     cards, rows, seen = [], [], set()
     for finding in findings:
-        if prints[id(finding)] in already:
+        print_ = prints[id(finding)]
+        if finding.category == "unresolved":
+            # Issue 5: in the EHR, what does not map is an info card, never an interruption (an EHR's list is full
+            # of drugs and problems outside pain care); the native API keeps the contract's warning for a drug line.
+            finding = dataclasses.replace(finding, severity="info")
+        if print_ in already:
             continue  # shown at order-select for the same, unchanged order
         if any(by_origin.get(ref) == finding.code for ref in finding.lines):
             continue  # this order was created by accepting this card's own suggestion
@@ -324,7 +329,7 @@ def _cards(findings, call: dict, drafts: dict[str, _Draft], patient_id: str, res
         actions = suggestions_with_actions(finding, config, orders, patient_id, result["derived"])
         shown = card(finding, config, check_url, actions)
         cards.append(shown)
-        rows.append({"uuid": shown["uuid"], "fingerprint": prints[id(finding)], "code": finding.code,
+        rows.append({"uuid": shown["uuid"], "fingerprint": print_, "code": finding.code,
                      "category": finding.category, "indicator": finding.severity, "summary": finding.summary,
                      "suggestions": [{"uuid": a["uuid"], "label": a["label"]} for a in actions]})
     return cards, rows

@@ -11,13 +11,23 @@ from ..terminology import Resolution
 
 @rule("unresolved.drug")
 def unresolved_drug(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
-    for line in list(ctx.patient.medications) + list(ctx.request.regimen):
+    """One finding per unidentified line being ordered; one finding for all unidentified current medications (an
+    EHR's list often holds many drugs outside pain care, and seven identical warnings would drown the real ones)."""
+    for line in ctx.request.regimen:
         result = ctx.resolutions[line.ref]
         if not result.resolved:
             yield ctx.finding(spec, lines=[line.ref], drugs=[],
                               summary=f"Not checked: {line.input_text[:60]!s} could not be identified",
                               detail=(f"{line.ref} ({line.input_text}) was NOT checked: {result.reason}. Give an "
                                       "RxNorm code, the generic name, or the brand with its strength."))
+    unknown = [line for line in ctx.patient.medications if not ctx.resolutions[line.ref].resolved]
+    if unknown:
+        listed = "\n".join(f"- {line.ref}: {line.input_text} ({ctx.resolutions[line.ref].reason})" for line in unknown)
+        yield ctx.finding(spec, lines=[line.ref for line in unknown], drugs=[],
+                          summary=(f"Not checked: {len(unknown)} current medication"
+                                   f"{'s' if len(unknown) > 1 else ''} could not be identified"),
+                          detail=("These current medications were NOT checked against the order (their interactions "
+                                  f"are unknown to this service):\n{listed}"))
 
 
 @rule("unresolved.ingredient")
@@ -38,10 +48,16 @@ def unresolved_ingredient(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
 
 @rule("unresolved.condition")
 def unresolved_condition(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
-    for index in ctx.derived["unknownConditions"]:
-        given = ctx.patient.conditions[index]
-        text = f"{given.get('system', '')}|{given.get('code', '')}" if isinstance(given, dict) else str(given)
-        yield ctx.finding(spec, drugs=[], lines=[f"patient.conditions[{index}]"],
-                          summary=f"Condition not used: {text[:90]} is not a known code",
-                          detail=(f"patient.conditions[{index}] ({text}) does not map to a condition this service "
-                                  "checks, so no rule used it."))
+    unknown = ctx.derived["unknownConditions"]
+    if not unknown:
+        return
+
+    def text(given: object) -> str:
+        return f"{given.get('system', '')}|{given.get('code', '')}" if isinstance(given, dict) else str(given)
+
+    listed = [text(ctx.patient.conditions[index]) for index in unknown]
+    yield ctx.finding(spec, drugs=[], lines=[f"patient.conditions[{index}]" for index in unknown],
+                      summary=(f"Condition not used: {listed[0][:80]} is not a known code" if len(listed) == 1 else
+                               f"{len(listed)} condition codes not used: not conditions this service checks"),
+                      detail=("These conditions do not map to a condition this service checks, so no rule used "
+                              "them:\n" + "\n".join(f"- patient.conditions[{i}]: {t}" for i, t in zip(unknown, listed))))

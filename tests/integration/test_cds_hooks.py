@@ -407,3 +407,15 @@ def test_feedback_needs_a_token_for_its_own_url(cds_app, ehr_key):
     response = cds_app.test_client().post(f"{SIGN}/feedback", json={"feedback": []},
                                           headers={"Authorization": f"Bearer {wrong_aud}"})
     assert response.status_code == 401
+
+
+def test_codes_that_do_not_map_become_info_cards_never_errors(call):
+    prefetch = prefetch_78_ckd4_on_warfarin()
+    simvastatin = medication_request("rx-statin", "316672", status="active", dose={"value": 1}, per_day=1)
+    prefetch["medications"] = bundle(WARFARIN, simvastatin)
+    prefetch["conditions"] = bundle(CKD4, {**CKD4, "id": "c-lipid", "code": {"coding": [
+        {"system": "http://snomed.info/sct", "code": "55822004"}]}})
+    response = call(SIGN, hook_body("order-sign", [IBUPROFEN_600], prefetch))
+    assert response.status_code == 200
+    unresolved = [c for c in response.get_json()["cards"] if c["source"]["topic"]["code"] == "unresolved"]
+    assert unresolved and all(c["indicator"] == "info" and "overrideReasons" not in c for c in unresolved)
