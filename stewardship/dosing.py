@@ -55,6 +55,16 @@ def daily_amount(dose: Dose | None, frequency: Frequency | None, prn: bool, max_
                  single_ingredient: bool) -> tuple[float | None, str | None]:
     """The ingredient's amount per day as (value, unit) with unit "mg" or "mcg/h" (a patch's delivery rate),
     or (None, reason) when the line does not say enough to compute it."""
+    value, unit_or_reason = _daily_amount(dose, frequency, prn, max_daily, strength_value, strength_unit,
+                                          single_ingredient)
+    if value is not None and not math.isfinite(value):  # an absurd count times a strength: never 'Infinity'
+        return None, "the dose is out of range"
+    return value, unit_or_reason
+
+
+def _daily_amount(dose: Dose | None, frequency: Frequency | None, prn: bool, max_daily: Dose | None,
+                  strength_value: float | None, strength_unit: str | None,
+                  single_ingredient: bool) -> tuple[float | None, str | None]:
     strength_unit = (strength_unit or "").lower()
     if strength_unit in ("mg/h", "mg/hr", "mcg/h", "mcg/hr"):  # a patch: what counts is the rate it delivers
         rate_mcg_h = (strength_value or 0) * (1000 if strength_unit.startswith("mg") else 1)

@@ -23,6 +23,9 @@ Q_ = _registry.Quantity
 
 #: Creatinine's molar mass, 113.12 g/mol: 1 mg/dL = 88.4 umol/L, the factor laboratories use to report it in SI.
 CREATININE_G_PER_MOL = 113.12
+# Far above any real dose, body weight, lab value or clearance in its canonical unit (1e9 mg is a tonne); keeps
+# every product of the dose arithmetic a finite number.
+MAX_MAGNITUDE = 1e9
 
 # UCUM and everyday spellings that pint does not know, mapped to ones it does.
 _ALIASES = {
@@ -115,7 +118,7 @@ def quantity(value: object, unit: object, dimension: Dimension, field: str = "va
     except pint.errors.DimensionalityError:
         raise UnitError(
             field, f"unit {unit!r} is not a {dimension.name}; expected one of {dimension.examples}") from None
-    if not math.isfinite(converted.magnitude):
+    if not math.isfinite(converted.magnitude) or converted.magnitude > MAX_MAGNITUDE:
         raise UnitError(field, "value is out of range")
     return converted
 

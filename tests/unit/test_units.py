@@ -47,6 +47,8 @@ def test_doses_in_mg_g_mcg():
     (True, "mg", units.MASS, "must be a number"),
     (-1, "mg", units.MASS, "must not be negative"),
     (float("nan"), "mg", units.MASS, "finite"),
+    (1e308, "mg", units.MASS, "out of range"),
+    (1e300, "tablet", units.COUNT, "out of range"),
 ])
 def test_a_wrong_unit_or_value_is_an_error_naming_the_field(value, unit, dimension, words):
     with pytest.raises(UnitError) as caught:
@@ -77,3 +79,10 @@ def test_unit_strings_that_break_the_parser_are_unknown_units(unit):
 def test_a_value_that_overflows_in_conversion_is_out_of_range():
     with pytest.raises(UnitError, match="out of range"):
         units.quantity(1e308, "kg", units.MASS, "dose")
+
+
+def test_a_daily_amount_too_large_for_arithmetic_is_not_computed_rather_than_infinite():
+    from stewardship.dosing import daily_amount
+    from stewardship.model import Dose, Frequency
+    value, reason = daily_amount(Dose(1e308, "tablet"), Frequency("TID", 3.0), False, None, 500.0, "mg", True)
+    assert value is None and reason == "the dose is out of range"
