@@ -121,9 +121,10 @@ class LineSchema(Schema):
     durationDays = fields.Integer(load_default=None, strict=True, validate=validate.Range(1, 3650))
     note = fields.String(load_default=None, validate=validate.Length(max=1000))
 
-    @validates_schema
-    def _dose_needs_a_frequency(self, data: dict, **_: Any) -> None:
-        if data.get("dose") is not None and data.get("frequency") is None and not data.get("prn"):
+    @validates_schema(skip_on_field_errors=False, pass_original=True)  # named beside the other fields' errors
+    def _dose_needs_a_frequency(self, data: dict, original: Any, **_: Any) -> None:
+        given = original.get("frequency") if isinstance(original, dict) else None
+        if data.get("dose") is not None and given is None and not data.get("prn"):
             raise ValidationError("give a frequency with a dose (e.g. \"TID\", \"q6h\", \"once\")", "frequency")
 
 
@@ -156,10 +157,15 @@ class PatientSchema(Schema):
     birthDate = fields.Date(load_default=None, validate=_not_future)
     age = fields.Float(load_default=None, validate=validate.Range(0, 130))
     sex = fields.String(load_default=None, validate=validate.OneOf(("female", "male", "other", "unknown")))
-    weight = QuantityField(units.BODY_WEIGHT, load_default=None)
-    serumCreatinine = QuantityField(units.CREATININE, load_default=None)
-    egfr = QuantityField(units.CLEARANCE, load_default=None)
-    crcl = QuantityField(units.CLEARANCE, load_default=None)
+    # Plausible ranges as field validators, so a 400 names them beside every other bad field.
+    weight = QuantityField(units.BODY_WEIGHT, load_default=None,
+                           validate=validate.Range(0.5, 500, error="a body weight between 0.5 and 500 kg"))
+    serumCreatinine = QuantityField(units.CREATININE, load_default=None, validate=validate.Range(
+        0.05, 30, error="a serum creatinine between 0.05 and 30 mg/dL (4.4-2650 umol/L)"))
+    egfr = QuantityField(units.CLEARANCE, load_default=None,
+                         validate=validate.Range(max=300, error="at most 300 mL/min"))
+    crcl = QuantityField(units.CLEARANCE, load_default=None,
+                         validate=validate.Range(max=300, error="at most 300 mL/min"))
     conditions = fields.List(ConditionField(), load_default=list, validate=validate.Length(max=200))
     painType = fields.String(load_default=None, validate=validate.OneOf(PAIN_TYPES))
     gestationalWeeks = fields.Float(load_default=None, validate=validate.Range(0, 45))
@@ -168,16 +174,6 @@ class PatientSchema(Schema):
     outcomes = fields.List(fields.Nested(OutcomeSchema), load_default=list, validate=validate.Length(max=200))
     plannedProcedures = fields.List(fields.Nested(ProcedureSchema), load_default=list,
                                     validate=validate.Length(max=20))
-
-    @validates_schema
-    def _plausible(self, data: dict, **_: Any) -> None:
-        if data.get("weight") is not None and not 0.5 <= data["weight"] <= 500:
-            raise ValidationError("a body weight between 0.5 and 500 kg", "weight")
-        if data.get("serumCreatinine") is not None and not 0.05 <= data["serumCreatinine"] <= 30:
-            raise ValidationError("a serum creatinine between 0.05 and 30 mg/dL (4.4-2650 umol/L)", "serumCreatinine")
-        for key in ("egfr", "crcl"):
-            if data.get(key) is not None and data[key] > 300:
-                raise ValidationError("at most 300 mL/min", key)
 
 
 class CheckSchema(Schema):

@@ -90,6 +90,16 @@ def _bad(body_change) -> dict:
     (lambda b: (b["patient"].update(sex="yes"), b["regimen"][0].update(route="ear")),
      {"patient.sex", "regimen[0].route"}),
     (lambda b: b.update(surprise=1), {"surprise"}),
+    # an implausible value is named beside every other bad field, not after they are fixed
+    (lambda b: (b["patient"].update(weight={"value": 61, "unit": "mg"}, sex="robot")),
+     {"patient.weight", "patient.sex"}),
+    (lambda b: (b["patient"].update(weight={"value": 61, "unit": "mg"},
+                                    serumCreatinine={"value": 1.9, "unit": "furlongs"}),
+                b["regimen"][0].pop("frequency")),
+     {"patient.weight", "patient.serumCreatinine", "regimen[0].frequency"}),
+    # too large to compute with: refused, never answered as "Infinity" (which is not JSON)
+    (lambda b: b["regimen"][0].update(dose={"value": 1e308, "unit": "mg"}), {"regimen[0].dose"}),
+    (lambda b: b["regimen"][0].update(dose={"value": 1e300, "unit": "tablet"}), {"regimen[0].dose"}),
 ])
 def test_a_malformed_request_is_a_400_naming_every_bad_field_and_nothing_is_stored(client, auth_headers, app,
                                                                                     change, fields):
