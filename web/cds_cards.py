@@ -67,14 +67,15 @@ class DraftOrder:
     created_by_suggestion: str | None  # the suggestion uuid, for an order our own suggestion created
 
 
-def fingerprint(patient_id: str, finding: Finding, drafts: dict[str, DraftOrder]) -> str:
-    """What makes a card "the same card for the same order": its code, drugs and the orders as written."""
+def fingerprint(patient_id: str, finding: Finding, drafts: dict[str, DraftOrder], seen_by: str) -> str:
+    """What makes a card "the same card for the same order": its code, drugs and the orders as written, and who
+    saw it where (`seen_by`: the user and encounter), so that a card is held back only from whoever has seen it."""
     orders = sorted(
         (drafts[ref].id, json.dumps({k: drafts[ref].resource.get(k) for k in
                                      ("medicationCodeableConcept", "medicationReference", "dosageInstruction")},
                                     sort_keys=True))
         for ref in finding.lines if ref in drafts)
-    text = json.dumps([patient_id, finding.code, sorted(finding.drugs), orders], sort_keys=True)
+    text = json.dumps([patient_id, seen_by, finding.code, sorted(finding.drugs), orders], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

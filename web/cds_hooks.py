@@ -2,9 +2,9 @@
 
 A hook call becomes a check: the draft orders are the regimen, the patient's context comes from prefetch or, where
 prefetch left a key out, from the EHR's FHIR server. The check is stored like any other; its findings come back as
-cards. A card already shown at order-select is not shown again at order-sign for the unchanged order, and an order
-created by accepting a suggestion does not bring back the card that proposed it. A repeated hookInstance gets the
-first answer again.
+cards. A card already shown at order-select is not shown again at order-sign for the unchanged order (to the same
+user in the same encounter), and an order created by accepting a suggestion does not bring back the card that
+proposed it. A repeated hookInstance gets the first answer again.
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ bp = Blueprint("cds_hooks", __name__)
 HOOKS = ("order-select", "order-sign")
 REQUIRED_CONTEXT = ("patient", "conditions", "medications")  # without these the check means little: 412
 REPEAT_WINDOW = dt.timedelta(hours=24)  # an order-select card is not repeated at order-sign within this time
+# (to the same user in the same encounter: another prescriber signing the order has not seen it)
 
 
 class FhirAuthorizationSchema(Schema):
@@ -300,7 +301,9 @@ def _cards(findings, call: dict, drafts: dict[str, _Draft], patient_id: str, res
         selected = {s.split("/")[-1] for s in call["context"]["selections"]}
         focus = {ref for ref, d in drafts.items() if d.id in selected}
         findings = [f for f in findings if focus.intersection(f.lines)]
-    prints = {id(f): fingerprint(patient_id, f, orders) for f in findings}
+    context = call["context"]
+    seen_by = f"{context['userId']}|{context.get('encounterId') or ''}"
+    prints = {id(f): fingerprint(patient_id, f, orders, seen_by) for f in findings}
     already = set()
     if call["hook"] == "order-sign":
         since = dt.datetime.now(dt.timezone.utc) - REPEAT_WINDOW

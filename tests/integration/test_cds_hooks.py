@@ -196,6 +196,14 @@ def test_a_card_shown_at_order_select_is_not_repeated_at_order_sign_for_the_same
     assert any(c["source"]["topic"]["code"] == "renal" for c in again)
 
 
+def test_a_card_held_back_from_one_prescriber_is_shown_to_another_who_signs_the_order(call):
+    call(SELECT, hook_body("order-select", [IBUPROFEN_600]))
+    other = hook_body("order-sign", [IBUPROFEN_600])
+    other["context"]["userId"] = "Practitioner/prac-2"
+    signed = call(SIGN, other).get_json()["cards"]
+    assert any(c["source"]["topic"]["code"] == "renal" and c["indicator"] == "critical" for c in signed)
+
+
 def test_an_order_created_by_accepting_a_suggestion_does_not_re_fire_its_card(call):
     first = call(SIGN, hook_body("order-sign", [IBUPROFEN_600])).get_json()["cards"]
     renal = next(c for c in first if c["source"]["topic"]["code"] == "renal")
