@@ -134,11 +134,14 @@ class CheckContext:
     def finding(self, rule: Rule, *, summary: str, detail: str, exposures: Iterable[Exposure] = (),
                 severity: str | None = None, code: str | None = None, drugs: Iterable[str] | None = None,
                 citations: Iterable[Citation] = (), suggestions: Iterable[dict] = (),
-                lines: Iterable[str] = ()) -> Finding:
+                lines: Iterable[str] = (), sources: Iterable[Citation] | None = None) -> Finding:
+        """A finding of `rule`, citing `citations` (the facts it used) and then the rule's sources, or `sources`
+        instead of them where the case rests on documents of its own (a table entry, a case of the rule)."""
         involved = list(exposures)
         names = tuple(dict.fromkeys(drugs if drugs is not None else (e.name for e in involved)))
         refs = tuple(dict.fromkeys([e.line.ref for e in involved] + list(lines)))
-        evidence = tuple(dict.fromkeys(Evidence(c.text, c.url) for c in (*citations, *rule.sources)))
+        own = rule.sources if sources is None else tuple(sources)
+        evidence = tuple(dict.fromkeys(Evidence(c.text, c.url) for c in (*citations, *own)))
         if len(summary) >= SUMMARY_LIMIT:
             summary = summary[:SUMMARY_LIMIT - 2].rstrip() + "…"
         return Finding(code or rule.key, rule.category, severity or rule.severity_for(), names, summary, detail,

@@ -3,9 +3,9 @@ every finding code with its rule, threshold, severity and sources. A test fails 
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
-from .knowledge import KnowledgeBase, load
+from .knowledge import Citation, KnowledgeBase, load
 from .rulebook import Rulebook, load_rulebook
 
 
@@ -13,6 +13,10 @@ def _severity(value: object) -> str:
     if isinstance(value, Mapping):
         return ", ".join(f"{case}: {severity}" for case, severity in value.items())
     return str(value or "(per entry)")
+
+
+def _cited(sources: Iterable[Citation]) -> str:
+    return "; ".join(f"{c.title} ({c.edition}), {c.locator}" for c in sources)
 
 
 def _thresholds(values: Mapping[str, float]) -> str:
@@ -35,7 +39,8 @@ def render(kb: KnowledgeBase, rulebook: Rulebook) -> str:
                   f"- **Severity**: {_severity(rule.severity)}", f"- **Thresholds**: {_thresholds(rule.thresholds)}"]
         if rule.classes:
             lines.append(f"- **Classes**: {', '.join(rule.classes)}")
-        lines.append("- **Sources**: " + "; ".join(f"{c.title} ({c.edition}), {c.locator}" for c in rule.sources))
+        lines.append("- **Sources**: " + _cited(rule.sources))
+        lines += [f"- **Sources for {case}**: " + _cited(sources) for case, sources in rule.case_sources.items()]
         lines.append("")
         if key == "renal.band":
             lines += ["| drug | band | action | reduced maximum | source |", "| --- | --- | --- | --- | --- |"]

@@ -1,13 +1,14 @@
 """The rulebook: config/rules.yaml and config/drug_disease.yaml, validated, with every citation resolved.
 
-Each rule has a switch (`enabled`), a severity (one word, or one per case), its thresholds and its sources. The
+Each rule has a switch (`enabled`), a severity (one word, or one per case), its thresholds and its sources (with
+`case_sources` where one rule covers cases that rest on different documents, e.g. two NSAIDs vs two opioids). The
 engine refuses a rulebook that names a rule it has no code for, or lacks one it has: a switch can never silently
 do nothing. A site overrides single settings with a YAML file named by STEWARDSHIP_RULES, e.g.
 `{rules: {sedation.stacked: {enabled: false}}}`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -30,6 +31,8 @@ class RuleSchema(Schema):
     when = fields.String(required=True)
     then = fields.String(required=True)
     sources = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    case_sources = fields.Dict(keys=fields.String(),
+                               values=fields.List(fields.String(), validate=validate.Length(min=1)), load_default=dict)
 
 
 class MatchSchema(Schema):
@@ -65,11 +68,16 @@ class Rule:
     when: str
     then: str
     sources: tuple[Citation, ...]
+    case_sources: Mapping[str, tuple[Citation, ...]] = field(default_factory=dict)
 
     def severity_for(self, case: str | None = None) -> str:
         if isinstance(self.severity, Mapping):
             return self.severity[case or "default"]
         return self.severity or "info"
+
+    def sources_for(self, case: str | None = None) -> tuple[Citation, ...]:
+        """The sources of one case of the rule: its own where `case_sources` names it, else the rule's."""
+        return self.case_sources.get(case or "", self.sources)
 
 
 @dataclass(frozen=True)
@@ -139,7 +147,9 @@ def load_rulebook(kb: KnowledgeBase, directory: Path | str = DEFAULT_CONFIG,
         _check_severity(key, loaded["severity"])
         rules[key] = Rule(key, loaded["category"], loaded["enabled"], loaded["severity"], loaded["thresholds"],
                           tuple(loaded["classes"]), loaded["codes"], loaded["when"], loaded["then"],
-                          tuple(cite(s, f"rules.yaml: rule {key!r}") for s in loaded["sources"]))
+                          tuple(cite(s, f"rules.yaml: rule {key!r}") for s in loaded["sources"]),
+                          {case: tuple(cite(s, f"rules.yaml: rule {key!r}, case {case!r}") for s in texts)
+                           for case, texts in loaded["case_sources"].items()})
 
     raw_entries = yaml.safe_load((root / "drug_disease.yaml").read_text(encoding="utf-8")) or {}
     entries = []

@@ -27,7 +27,7 @@ def same_class(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
                               summary=f"Two of one class ({label}): {names(members)}",
                               detail=(f"{names(members)} are both {label.lower()}s: the same effects and risks "
                                       "without added benefit."),
-                              suggestions=_keep_one(members))
+                              suggestions=_keep_one(members), sources=spec.sources_for(klass))
     opioids = ctx.distinct(ctx.with_class("opioid"))
     for extended, kind, code in ((False, "immediate-release", "opioid_ir"), (True, "ER/LA", "opioid_er_la")):
         same_kind = [e for e in opioids if e.extended_release == extended]
@@ -37,7 +37,7 @@ def same_class(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
                               detail=(f"{names(same_kind)} are both {kind} opioids; one {kind} opioid is enough "
                                       "(an ER/LA opioid with one immediate-release opioid for breakthrough pain is "
                                       "not a duplicate)."),
-                              suggestions=_keep_one(same_kind))
+                              suggestions=_keep_one(same_kind), sources=spec.sources_for("opioid"))
 
 
 @rule("duplication.acetaminophen_products")

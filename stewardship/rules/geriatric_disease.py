@@ -84,6 +84,6 @@ def drug_disease_table(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
             yield ctx.finding(spec, code=f"drug_disease.{entry.key}", severity=entry.severity, exposures=[exposure],
                               summary=entry.summary.format(drug=exposure.name,
                                                            weeks=f"{weeks:g}" if weeks is not None else "?"),
-                              detail=entry.detail, citations=entry.sources,
+                              detail=entry.detail, sources=entry.sources,
                               suggestions=[suggestion(f"Choose an alternative to {exposure.name}", "substitute",
                                                       drug=exposure.name, line=exposure.line.ref)])

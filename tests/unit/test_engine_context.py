@@ -47,6 +47,9 @@ def test_tramadol_lowers_the_seizure_threshold(check):
 def test_nsaids_are_avoided_from_20_weeks_of_pregnancy(check, weeks, flagged):
     outcome = check(patient(age=30, crcl=120, conditions=("pregnancy",), weeks=weeks), line("ibuprofen", 400, MG, "q6h"))
     assert (outcome.severity("drug_disease.nsaid_pregnancy_20_weeks") == "critical") is flagged
+    if flagged:  # the FDA communication is the source; the Beers criteria are for older adults
+        cited = [e.citation for e in outcome.finding("drug_disease.nsaid_pregnancy_20_weeks").evidence]
+        assert all("Beers" not in c for c in cited) and any("FDA" in c for c in cited)
 
 
 def test_an_nsaid_in_pregnancy_without_gestational_age_asks_for_it(check):
@@ -74,6 +77,8 @@ def test_dialysis_implies_ckd(check):
 def test_two_nsaids_are_a_duplication(check):
     outcome = check(patient(age=50, crcl=90), line("ibuprofen", 400, MG, "TID"), line("naproxen", 250, MG, "BID"))
     assert outcome.severity("duplication.nsaid") == "warning"
+    cited = " ".join(e.citation for e in outcome.finding("duplication.nsaid").evidence)
+    assert "NSAID class labeling" in cited and "Beers" not in cited  # the NSAID labels, not a CNS-drug table
 
 
 def test_two_gabapentinoids_are_a_duplication(check):

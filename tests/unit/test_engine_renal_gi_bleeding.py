@@ -129,6 +129,18 @@ def test_anticoagulant_with_an_nsaid_is_critical(check, anticoagulant):
     assert outcome.severity("bleeding.anticoagulant_nsaid") == "critical"
 
 
+def test_a_doac_with_an_nsaid_cites_beers_not_the_warfarin_label(check):
+    outcome = check(patient(age=60, crcl=90, meds=(line("apixaban", 5, MG, "BID"),)), line("ibuprofen", 400, MG, "TID"))
+    cited = " ".join(e.citation for e in outcome.finding("bleeding.anticoagulant_nsaid").evidence)
+    assert "Beers" in cited and "Warfarin" not in cited
+
+
+def test_two_anticoagulants_are_one_critical_bleeding_finding_not_also_a_duplicate(check):
+    outcome = check(patient(age=60, crcl=90, meds=(line("warfarin", 5, MG, "daily"),)), line("apixaban", 5, MG, "BID"))
+    assert outcome.severity("bleeding.two_anticoagulants") == "critical"
+    assert "duplication.anticoagulant" not in outcome.codes()
+
+
 def test_anticoagulant_with_low_dose_aspirin_is_a_warning_not_an_nsaid_alarm(check):
     who = patient(age=60, crcl=90, meds=(line("apixaban", 5, MG, "BID"),))
     outcome = check(who, line("aspirin", 81, MG, "daily"))
