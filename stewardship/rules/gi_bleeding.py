@@ -76,17 +76,25 @@ def nsaid_older_adult(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     if ctx.rulebook.rules["gi.nsaid_ulcer_history"].enabled and ctx.has_condition("peptic_ulcer", "gi_bleed"):
         return  # the ulcer-history finding already says it, more strongly
     high_risk = ctx.age >= spec.thresholds["high_risk_age"]
+    chronic = ctx.patient.pain_type == "chronic" or any(
+        (e.line.duration_days or 0) > spec.thresholds["chronic_after_days"] for e in nsaids)
     if high_risk:
         summary = f"{names(nsaids)} at age {ctx.age} without a PPI: high GI bleeding risk"
         detail = (f"Age {ctx.age} puts the patient in the high-risk group for NSAID-related GI bleeding and peptic "
                   "ulcer (AGS Beers 2023, Table 2). Avoid chronic use unless alternatives are not effective and a "
                   "gastroprotective agent is taken.")
+    elif chronic:
+        summary = f"Chronic {names(nsaids)} at age {ctx.age} without a PPI: avoid (Beers)"
+        detail = ("AGS Beers 2023 (Table 2): in older adults avoid chronic use of non-COX-selective NSAIDs unless "
+                  "other alternatives are not effective and the patient can take a gastroprotective agent (PPI or "
+                  "misoprostol).")
     else:
         summary = f"{names(nsaids)} at age {ctx.age}: avoid chronic use without gastroprotection (Beers)"
         detail = ("AGS Beers 2023 (Table 2): in older adults avoid chronic use of non-COX-selective NSAIDs unless "
                   "other alternatives are not effective and the patient can take a gastroprotective agent; a short "
                   "course is a different matter.")
-    yield ctx.finding(spec, severity=spec.severity_for("high_risk" if high_risk else "older_adult"),
+    case = "high_risk" if high_risk else "chronic_use" if chronic else "older_adult"
+    yield ctx.finding(spec, severity=spec.severity_for(case),
                       exposures=nsaids, summary=summary, detail=detail,
                       suggestions=[_add_ppi(), _instead_of_nsaid(nsaids[0])])
 
