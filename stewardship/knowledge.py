@@ -166,6 +166,9 @@ class BeersSchema(_Strict):
     carried_by = fields.String(load_default=None, validate=validate.OneOf(("gi",)))
     # info where the statement's force depends on an indication or a duration a check does not know
     severity = fields.String(load_default=None, validate=validate.OneOf(("info",)))
+    # classes whose presence in the regimen is the statement's own exception (PPIs: "unless for high-risk patients,
+    # e.g. oral corticosteroids or chronic NSAID use"): the service must not flag the PPI it advises with an NSAID
+    except_with_classes = fields.List(fields.String(), load_default=list)
     note = fields.String(load_default=None)
     source = _source_field()
 
@@ -444,6 +447,7 @@ class BeersStatement:
     severity: str | None
     note: str | None
     source: Citation
+    except_with_classes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -894,6 +898,10 @@ def _build_ingredient(spec: dict, file: str, file_review: Review, classes: dict[
     for key in spec["classes"] + (spec["topical"]["classes"] if spec["topical"] else []):
         if key not in classes:
             raise KnowledgeBaseError(f"{where}: field classes: unknown class {key!r} (not in classes.yaml)")
+    for i, statement in enumerate(spec["beers"]):
+        for key in statement["except_with_classes"]:
+            if key not in classes:
+                raise KnowledgeBaseError(f"{where}: field beers[{i}].except_with_classes: unknown class {key!r}")
     concept = concepts.get(spec["rxcui"])
     if concept is None or concept.tty != "IN":
         raise KnowledgeBaseError(
@@ -936,7 +944,8 @@ def _build_ingredient(spec: dict, file: str, file_review: Review, classes: dict[
             for i, m in enumerate(spec["mme_factors"])),
         beers=tuple(
             BeersStatement(b["table"], b["recommendation"], b["condition"], b["min_age"], b["carried_by"],
-                           b["severity"], b["note"], cite(b["source"], f"beers[{i}].source"))
+                           b["severity"], b["note"], cite(b["source"], f"beers[{i}].source"),
+                           tuple(b["except_with_classes"]))
             for i, b in enumerate(spec["beers"])),
         effective_dose=EffectiveDose(
             Amount(spec["effective_dose"]["value"], spec["effective_dose"]["unit"]), spec["effective_dose"]["note"],

@@ -17,10 +17,12 @@ _CONDITION_WORDS = {"falls": "history of falls", "dementia": "dementia", "heart_
 def beers(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     if ctx.age is None or ctx.age < spec.thresholds["min_age"]:
         return
+    present = {c for e in ctx.systemic() for c in e.classes}
     for exposure in ctx.distinct(ctx.systemic()):
         statements = [b for b in exposure.ingredient.beers
                       if b.table in (2, 4) and b.carried_by is None and b.condition is None
                       and (b.min_age is None or ctx.age >= b.min_age)
+                      and not present.intersection(b.except_with_classes)
                       and not (exposure.name == "aspirin" and not exposure.has("nsaid") and ">325" in (b.note or ""))]
         if not statements:
             continue

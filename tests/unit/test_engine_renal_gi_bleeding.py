@@ -108,9 +108,24 @@ def test_older_age_without_gastroprotection(check, age, severity):
     assert outcome.severity("gi.nsaid_older_adult") == severity
 
 
+@pytest.mark.parametrize("pain, days, severity", [
+    (None, 14, "info"), ("acute", 90, "info"), (None, 91, "warning"), ("chronic", None, "warning")])
+def test_chronic_nsaid_use_without_gastroprotection_is_avoided_from_65(check, pain, days, severity):
+    # Beers 2023 Table 2: avoid chronic use unless a gastroprotective agent is taken; chronic = > 3 months (CDC 2022)
+    outcome = check(patient(age=70, crcl=90, pain=pain), line("ibuprofen", 400, MG, "TID", days=days))
+    assert outcome.severity("gi.nsaid_older_adult") == severity
+
+
 def test_older_age_with_a_ppi_is_quiet(check):
     outcome = check(patient(age=80, crcl=90), line("ibuprofen", 400, MG, "TID"), line("omeprazole", 20, MG, "daily"))
     assert "gi.nsaid_older_adult" not in outcome.codes()
+    # Beers 2023 excepts PPIs taken for chronic NSAID (or corticosteroid) use: the advised PPI is not flagged
+    assert "geriatric.beers.omeprazole" not in outcome.codes()
+
+
+def test_a_ppi_without_an_nsaid_or_steroid_keeps_its_beers_note_in_older_adults(check):
+    outcome = check(patient(age=80, crcl=90), line("omeprazole", 20, MG, "daily"))
+    assert outcome.severity("geriatric.beers.omeprazole") == "info"
 
 
 def test_topical_diclofenac_is_not_an_oral_nsaid(check):
