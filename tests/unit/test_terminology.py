@@ -183,5 +183,10 @@ def test_tylenol_numbers_name_their_codeine_strength(resolver, text, codeine_mg)
                                                         "codeine": Strength(codeine_mg, "mg")}
 
 
+@pytest.mark.parametrize("text", ["Tylenol Extra Strength", "extra strength tylenol 2 tabs TID"])
+def test_tylenol_extra_strength_is_500_mg_so_its_acetaminophen_counts(resolver, text):
+    assert ingredients(resolver.resolve_text(text)) == {"acetaminophen": Strength(500, "mg")}
+
+
 def test_a_combination_keeps_an_ingredient_added_to_the_knowledge_base_later(resolver):
     assert set(ingredients(resolver.resolve_text("Duexis"))) == {"ibuprofen", "famotidine"}
