@@ -91,6 +91,16 @@ def test_an_snri_with_a_low_dose_tca_is_only_noted(check):
     assert outcome.severity("serotonergic.combination") == "info"
 
 
+@pytest.mark.parametrize("triptan", ["sumatriptan", "rizatriptan"])
+def test_tramadol_with_a_triptan_is_a_serotonin_note(check, triptan):
+    # triptans are named among serotonergic drugs (duloxetine label 5.4); a weak partner: noted, not an alarm
+    outcome = check(patient(**ADULT, meds=(line(triptan, 50 if triptan == "sumatriptan" else 10, MG, "once",
+                                                prn=True),)),
+                    line("tramadol", 50, MG, "q6h"))
+    assert outcome.severity("serotonergic.combination") == "info"
+    assert "unresolved.drug" not in outcome.codes()
+
+
 # ---------------------------------------------------------------------------------------------------------- qt
 def test_methadone_with_citalopram_prolongs_qt(check):
     outcome = check(patient(**ADULT, meds=(line("citalopram", 20, MG, "daily"),)), line("methadone", 5, MG, "TID"))
