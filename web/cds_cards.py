@@ -43,6 +43,7 @@ class CdsConfig:
     topic_system: str
     suggestion_system: str
     services: dict[str, Service]
+    usage_requirements: str
     prefetch: dict[str, str]
     override_reasons: list[dict]
     orderables: dict[str, dict]
@@ -56,7 +57,7 @@ def load_cds_config(path: Path) -> CdsConfig:
         if not all(reason.get(k) for k in ("system", "code", "display")):
             raise ValueError(f"{path.name}: an override reason needs system, code and display: {reason}")
     return CdsConfig(raw["source_label"], raw["topic_system"], raw["suggestion_identifier_system"], services,
-                     dict(raw["prefetch"]), list(raw["override_reasons"]), dict(raw["orderables"]))
+                     raw["usage_requirements"], dict(raw["prefetch"]), list(raw["override_reasons"]), dict(raw["orderables"]))
 
 
 @dataclass

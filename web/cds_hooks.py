@@ -133,7 +133,8 @@ def _cors(response):  # noqa: ANN001, ANN202 - browser-based CDS clients (the CD
 def discovery():
     config = current_app.extensions["cds"]
     return {"services": [{"hook": service.hook, "id": service.id, "title": service.title,
-                          "description": service.description, "prefetch": config.prefetch}
+                          "description": service.description, "usageRequirements": config.usage_requirements,
+                          "prefetch": config.prefetch}
                          for service in config.services.values()]}
 
 

@@ -134,6 +134,15 @@ def test_discovery_lists_an_order_select_and_an_order_sign_service_with_prefetch
         for loinc in ("2160-0", "38483-4", "33914-3", "62238-1", "98979-8", "48642-3", "29463-7"):
             assert loinc in prefetch
         assert all("{{context.patientId}}" in template for template in service["prefetch"].values())
+        assert "412" in service["usageRequirements"]  # what an integrator must send, said where they look
+
+
+def test_labs_left_out_of_prefetch_without_a_fhir_server_are_said_not_guessed(call):
+    prefetch = {k: v for k, v in prefetch_78_ckd4_on_warfarin().items() if k not in ("creatinine", "egfr", "weight")}
+    response = call(SIGN, hook_body("order-sign", [IBUPROFEN_600], prefetch))
+    assert response.status_code == 200
+    renal = [c for c in response.get_json()["cards"] if c["source"]["topic"]["code"] == "renal"]
+    assert renal and all(c["indicator"] == "info" and "not checked" in c["summary"] for c in renal)
 
 
 # ------------------------------------------------------------------------------------------------ the cards
