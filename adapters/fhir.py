@@ -43,7 +43,8 @@ ROUTES = {"26643006": "oral", "6064005": "topical", "45890007": "transdermal", "
           "34206005": "sc", "37161004": "rectal", "54471007": "buccal", "37839007": "sublingual", "46713006": "nasal"}
 _PERIOD_IN_DAYS = {"s": 1 / 86400, "min": 1 / 1440, "h": 1 / 24, "d": 1.0, "wk": 7.0, "mo": 30.0, "a": 365.0}
 _COUNT_UNITS = {"", "tab", "tabs", "tablet", "tablets", "{tbl}", "{tablet}", "{tab}", "cap", "capsule", "{capsule}",
-                "{cap}", "patch", "{patch}", "1", "{each}", "each", "{spray}", "spray", "actuat", "{actuat}"}
+                "{cap}", "patch", "{patch}", "1", "{each}", "each", "{spray}", "spray", "actuat", "{actuat}",
+                "application", "{application}", "appl", "{appl}"}
 
 
 class FhirInputError(ValueError):

@@ -19,6 +19,8 @@ _registry.define("tablet = [unit_count] = tab = tabs = tablets")
 _registry.define("capsule = tablet = cap = caps = capsules")
 _registry.define("patch = tablet = patches")
 _registry.define("unit_dose = tablet = each = dose = doses")
+# a topical "apply thinly TID" is a count of applications: no mg to add up, but the line is accepted and checked
+_registry.define("application = tablet = applications = appl")
 Q_ = _registry.Quantity
 
 #: Creatinine's molar mass, 113.12 g/mol: 1 mg/dL = 88.4 umol/L, the factor laboratories use to report it in SI.
@@ -78,7 +80,7 @@ BODY_WEIGHT = Dimension("body weight", "kg", "kg, lb")
 DOSE_RATE = Dimension("mass per time", "mcg/h", "mcg/h, mg/h, mg/day")
 CLEARANCE = Dimension("clearance", "mL/min", "mL/min, mL/min/1.73m2")
 CREATININE = Dimension("creatinine concentration", "mg/dL", "mg/dL, umol/L")
-COUNT = Dimension("count of units", "tablet", "tablet, capsule, patch")
+COUNT = Dimension("count of units", "tablet", "tablet, capsule, patch, application")
 VOLUME = Dimension("volume", "mL", "mL, L")
 
 

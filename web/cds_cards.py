@@ -57,7 +57,8 @@ def load_cds_config(path: Path) -> CdsConfig:
         if not all(reason.get(k) for k in ("system", "code", "display")):
             raise ValueError(f"{path.name}: an override reason needs system, code and display: {reason}")
     return CdsConfig(raw["source_label"], raw["topic_system"], raw["suggestion_identifier_system"], services,
-                     raw["usage_requirements"], dict(raw["prefetch"]), list(raw["override_reasons"]), dict(raw["orderables"]))
+                     raw["usage_requirements"], dict(raw["prefetch"]), list(raw["override_reasons"]),
+                     dict(raw["orderables"]))
 
 
 @dataclass

@@ -23,8 +23,8 @@ _LINE = {
                            {"$ref": "#/components/schemas/Coding"}],
                  "description": "free text, or an RxNorm coding of any term type"},
         "dose": {"$ref": "#/components/schemas/Quantity",
-                 "description": "mg, g, mcg; tablet, capsule, patch (a count of units of the resolved product); "
-                                "mcg/h for patches; mL for liquids"},
+                 "description": "mg, g, mcg; tablet, capsule, patch, application (a count of units of the resolved "
+                                "product); mcg/h for patches; mL for liquids"},
         "frequency": {"oneOf": [{"type": "string", "description": "once, daily, BID, TID, QID, qHS, q4h ... q24h, "
                                                                   "q4-6h, q48h, q72h, weekly"},
                                 {"type": "object", "properties": {"timesPerDay": {"type": "number"}}}]},

@@ -37,7 +37,8 @@ _DOSE_CANONICAL = {units.MASS: "mg", units.COUNT: "tablet", units.DOSE_RATE: "mc
 
 
 class DoseField(fields.Field):
-    """A dose: a mass (mg, g, mcg), a count of units (tablet, capsule, patch), a patch rate (mcg/h) or a volume."""
+    """A dose: a mass (mg, g, mcg), a count of units (tablet, capsule, patch, application), a patch rate (mcg/h) or
+    a volume."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Mapping | None, **kwargs: Any) -> Dose:
         if not isinstance(value, dict):
@@ -45,7 +46,8 @@ class DoseField(fields.Field):
         unit = value.get("unit")
         dimension = units.dimension_of(unit) if isinstance(unit, str) and unit.strip() else None
         if dimension is None:
-            raise ValidationError(f"unit {unit!r} is not a dose unit (mg, g, mcg, tablet, capsule, patch, mcg/h, mL)")
+            raise ValidationError(f"unit {unit!r} is not a dose unit "
+                                  "(mg, g, mcg, tablet, capsule, patch, application, mcg/h, mL)")
         try:
             amount = units.quantity(value.get("value"), unit, dimension, attr or "dose")
         except units.UnitError as error:

@@ -111,6 +111,14 @@ def test_a_malformed_request_is_a_400_naming_every_bad_field_and_nothing_is_stor
     assert _count(app, checks) == 0
 
 
+def test_a_topical_dosed_in_applications_is_accepted_and_quiet(client, auth_headers):
+    body = {"patient": {"age": 70, "crcl": {"value": 80, "unit": "mL/min"}},
+            "regimen": [{"drug": "capsaicin cream", "dose": {"value": 1, "unit": "application"}, "frequency": "TID"}]}
+    response = client.post("/api/v1/checks", json=body, headers=auth_headers)
+    assert response.status_code == 201
+    assert not [f for f in response.get_json()["findings"] if f["severity"] != "info"]
+
+
 def test_a_body_that_is_not_json_is_a_400(client, auth_headers):
     response = client.post("/api/v1/checks", data="nonsense", headers=auth_headers)
     assert response.status_code == 400 and "(body)" in response.get_json()["fields"]

@@ -66,6 +66,7 @@ def test_from_json_needs_an_object():
 def test_dimension_of_dose_units():
     assert units.dimension_of("mg") is units.MASS
     assert units.dimension_of("tablet") is units.COUNT
+    assert units.dimension_of("application") is units.COUNT  # "apply capsaicin cream TID"
     assert units.dimension_of("mcg/h") is units.DOSE_RATE
     assert units.dimension_of("parsec") is None
 
