@@ -48,6 +48,8 @@ def render(kb: KnowledgeBase, rulebook: Rulebook) -> str:
                 for band in ingredient.renal:
                     limit = f"{band.max_daily_dose.value:g} {band.max_daily_dose.unit}/day" \
                         if band.max_daily_dose else "-"
+                    if band.min_interval_hours:
+                        limit += f", every {band.min_interval_hours:g} h at most"
                     release = f" ({band.release} release)" if band.release != "any" else ""
                     lines.append(f"| {ingredient.name}{release} | {band.label} | {band.action} | {limit} | "
                                  f"{band.source.text} |")

@@ -123,6 +123,8 @@ class RenalBandSchema(_Strict):
     release = fields.String(load_default="any", validate=validate.OneOf(("any", "immediate", "extended")))
     action = fields.String(required=True, validate=validate.OneOf(ACTIONS))
     max_daily_dose = fields.Nested(AmountSchema, load_default=None)
+    # the longest dosing interval the band asks for, in hours (tramadol IR below CrCl 30: every 12 hours)
+    min_interval_hours = fields.Float(load_default=None, validate=validate.Range(min=1, max=168))
     note = fields.String(load_default=None)
     source = _source_field()
 
@@ -394,6 +396,7 @@ class RenalBand:
     max_daily_dose: Amount | None
     note: str | None
     source: Citation
+    min_interval_hours: float | None = None
 
     def covers(self, crcl_ml_min: float | None, on_dialysis: bool) -> bool:
         """Whether a patient with this CrCl (mL/min) or dialysis status falls in the band (upper edge exclusive)."""
@@ -933,7 +936,8 @@ def _build_ingredient(spec: dict, file: str, file_review: Review, classes: dict[
         renal=tuple(
             RenalBand(b["crcl_from"], b["crcl_above"], b["crcl_below"], b["crcl_at_most"], b["dialysis"], b["route"],
                       b["release"], b["action"],
-                      amount(b["max_daily_dose"]), b["note"], cite(b["source"], f"renal[{i}].source"))
+                      amount(b["max_daily_dose"]), b["note"], cite(b["source"], f"renal[{i}].source"),
+                      b["min_interval_hours"])
             for i, b in enumerate(spec["renal"])),
         hepatic=tuple(
             HepaticFact(h["severity_class"], h["action"], amount(h["max_daily_dose"]), h["note"],

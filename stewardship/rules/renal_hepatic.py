@@ -65,13 +65,19 @@ def renal_band(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
         if action == "reduce":
             limits = [b.max_daily_dose for b in bands if b.max_daily_dose and b.max_daily_dose.unit == "mg"]
             total, complete = ctx.total_daily(exposure.name)
+            interval = max((b.min_interval_hours for b in bands if b.min_interval_hours), default=None)
+            frequency = exposure.line.frequency
+            too_often = bool(interval and frequency and frequency.times_per_day > 24 / interval + 1e-9)
             if limits:
                 ceiling = min(limit.value for limit in limits)
-                if complete and total <= ceiling:
-                    continue  # already at or below the reduced maximum: nothing to act on
+                if complete and total <= ceiling and not too_often:
+                    continue  # already at or below the reduced maximum, as often as allowed: nothing to act on
                 dose_words = f"{mg(total)}/day ordered" if complete else "dose not computable"
                 summary = f"Reduce {exposure.name}: {where}, max {mg(ceiling)}/day ({dose_words})"
-                fix = [suggestion(f"Reduce {exposure.name} to at most {mg(ceiling)}/day", "reduce_dose",
+                if too_often and complete and total <= ceiling:
+                    summary = f"Space {exposure.name} to every {interval:g} h: {where} ({frequency.label} ordered)"
+                fix = [suggestion(f"Reduce {exposure.name} to at most {mg(ceiling)}/day"
+                                  + (f", every {interval:g} hours" if interval else ""), "reduce_dose",
                                   drug=exposure.name, line=exposure.line.ref,
                                   maxDailyDose={"value": ceiling, "unit": "mg"})]
             else:

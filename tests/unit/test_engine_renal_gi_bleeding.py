@@ -62,13 +62,21 @@ def test_duloxetine_is_avoided_below_crcl_30(check, crcl, flagged):
     assert ("renal.duloxetine.avoid" in outcome.alerts()) is flagged
 
 
+@pytest.mark.parametrize("crcl, flagged", [(29, True), (31, False)])
+def test_immediate_release_tramadol_every_6_hours_is_spaced_to_12_below_crcl_30(check, crcl, flagged):
+    outcome = check(patient(age=50, crcl=crcl), line("tramadol", 50, MG, "q6h"))
+    assert ("renal.tramadol.reduce" in outcome.codes()) is flagged
+
+
 def test_extended_release_tramadol_is_avoided_below_crcl_30_but_immediate_release_is_capped(check):
     er = check(patient(age=50, crcl=25), line("tramadol ER 100 mg", 1, "tablet", "daily"))
     assert er.severity("renal.tramadol.avoid") == "critical"
     ir_ok = check(patient(age=50, crcl=25), line("tramadol", 50, MG, "q12h"))
     assert "renal.tramadol.reduce" not in ir_ok.codes()
-    ir_high = check(patient(age=50, crcl=25), line("tramadol", 50, MG, "q6h", days=3))
-    assert "renal.tramadol.reduce" not in ir_high.codes()  # 200 mg/day is the CrCl < 30 maximum
+    ir_often = check(patient(age=50, crcl=25), line("tramadol", 50, MG, "q6h", days=3))
+    # 200 mg/day is within the CrCl < 30 maximum, but the label also asks for every 12 hours
+    assert ir_often.severity("renal.tramadol.reduce") == "warning"
+    assert "every 12 h" in ir_often.finding("renal.tramadol.reduce").summary
     ir_over = check(patient(age=50, crcl=25), line("tramadol", 100, MG, "q8h"))
     assert ir_over.severity("renal.tramadol.reduce") == "warning"
 
