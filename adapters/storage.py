@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from stewardship.accounts import IssuedToken, User
 from stewardship.model import SEVERITIES, CheckResult, Outcome
+from stewardship.services import ReminderAlreadyCompleted, outcome_date
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -312,19 +313,27 @@ class SqlStore:
         with self.engine.connect() as connection:
             return [_reminder_json(row) for row in connection.execute(query).mappings()]
 
-    def complete_reminder(self, reminder_id: str, benefit: bool, note: str | None, on: dt.date,
+    def complete_reminder(self, reminder_id: str, benefit: bool, note: str | None, on: dt.date | None,
                           pain_score: float | None, baseline: float | None, user: str | None) -> dict | None:
-        """Close the reminder and record its outcome on the patient's record, together or not at all."""
+        """Close the reminder and record its outcome on the patient's record, together or not at all. The same
+        answer again is a no-op (a retried call); the other answer is refused (ReminderAlreadyCompleted)."""
         with self.engine.begin() as connection:
             row = connection.execute(select(reminders).where(reminders.c.id == reminder_id)
                                      .with_for_update()).mappings().first()
             if row is None:
                 return None
-            if row["status"] != "completed":
+            if row["status"] == "completed":
+                recorded = connection.execute(select(patient_outcomes.c.benefit).where(
+                    patient_outcomes.c.reminder_id == reminder_id)).scalar()
+                if recorded is not None and recorded != benefit:
+                    raise ReminderAlreadyCompleted(
+                        f"reminder {reminder_id} was completed with benefit={str(recorded).lower()}")
+            else:
                 connection.execute(update(reminders).where(reminders.c.id == reminder_id).values(
                     status="completed", completed_at=_now(), completed_by=user))
                 connection.execute(patient_outcomes.insert().values(
-                    patient_ref=row["patient_ref"], drug=row["drug"], date=on, benefit=benefit, pain_score=pain_score,
+                    patient_ref=row["patient_ref"], drug=row["drug"],
+                    date=outcome_date(on, row["due"], dt.date.today()), benefit=benefit, pain_score=pain_score,
                     baseline_pain_score=baseline, note=note, reminder_id=reminder_id, recorded_by=user,
                     created_at=_now()))
             row = connection.execute(select(reminders).where(reminders.c.id == reminder_id)).mappings().first()

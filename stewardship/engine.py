@@ -6,7 +6,8 @@ acetaminophen mg/day, burdens, per-line contributions), then runs every enabled 
 in one function in `stewardship/rules/`, reads its thresholds from config/ and its drug facts from drugdata/.
 
 Alerts are about what is being ordered: a finding must involve at least one regimen line (a check with an empty
-regimen reviews the medication list as a whole). A regimen line with the same ingredients and route as a current
+regimen reviews the medication list as a whole), except what is said whatever is ordered (`ALWAYS_SAID`): drugs that
+could not be identified, stopping rules that time has made due, and the holds a planned procedure needs. A regimen line with the same ingredients and route as a current
 medication is a continuation or dose change: it replaces that medication in the totals instead of adding to it.
 """
 from __future__ import annotations
@@ -30,6 +31,8 @@ BURDENS = {"sedation": "sedation", "constipation": "constipation", "anticholiner
 # unknown dose, as "aspirin 81" on a medication list) it is an antiplatelet, and the NSAID rules leave it alone.
 ASPIRIN_NSAID_ABOVE_MG = 325.0
 TOPICAL_ROUTES = ("topical",)
+# categories said whatever is ordered: what could not be read, what time has made due, what a planned procedure needs
+ALWAYS_SAID = ("unresolved", "stopping_rule", "procedure")
 
 
 @dataclass(frozen=True)
@@ -198,8 +201,9 @@ class Engine:
             if spec.enabled:
                 findings.extend(RULES[key](context, spec))
         ordered_refs = {line.ref for line in request.regimen}
-        if ordered_refs:  # about the order; what could not be read, and what time has made due, is always said
-            findings = [f for f in findings if f.category in ("unresolved", "stopping_rule") or not f.lines
+        if ordered_refs:  # about the order; what could not be read, what time has made due, and the holds a
+            # planned procedure needs are always said
+            findings = [f for f in findings if f.category in ALWAYS_SAID or not f.lines
                         or ordered_refs.intersection(f.lines)]
         findings.sort(key=lambda f: (SEVERITIES.index(f.severity), f.category, f.code, f.drugs))
         derived["conditions"] = sorted(derived["conditions"])

@@ -60,15 +60,27 @@ def check_and_keep(engine: Engine, store: CheckStore, request: CheckRequest, req
     return body, result
 
 
+class ReminderAlreadyCompleted(ValueError):
+    """A completed reminder asked to record the opposite outcome: its outcome stands (a new one goes in a check's
+    patient.outcomes), so that the record is never silently rewritten."""
+
+
 class ReminderStore(Protocol):
     def reminders_due(self, before: dt.date, status: str = "due") -> list[dict]: ...
 
-    def complete_reminder(self, reminder_id: str, benefit: bool, note: str | None, on: dt.date,
+    def complete_reminder(self, reminder_id: str, benefit: bool, note: str | None, on: dt.date | None,
                           pain_score: float | None, baseline: float | None, user: str | None) -> dict | None: ...
+
+
+def outcome_date(given: dt.date | None, due: dt.date, today: dt.date) -> dt.date:
+    """When the outcome counts from: the date given, else today, but never after the reminder's due date. An
+    answer recorded late answers the review the reminder asked for on that date (and a check dated then sees it)."""
+    return given or min(today, due)
 
 
 def complete_reminder(store: ReminderStore, reminder_id: str, benefit: bool, note: str | None,
                       on: dt.date | None = None, pain_score: float | None = None, baseline: float | None = None,
                       user: str | None = None) -> dict | None:
-    """Record whether the drug helped: it closes the reminder and joins the patient's record for later checks."""
-    return store.complete_reminder(reminder_id, benefit, note, on or dt.date.today(), pain_score, baseline, user)
+    """Record whether the drug helped: it closes the reminder and joins the patient's record for later checks.
+    None when there is no such reminder; ReminderAlreadyCompleted when it was closed with the other answer."""
+    return store.complete_reminder(reminder_id, benefit, note, on, pain_score, baseline, user)

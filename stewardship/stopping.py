@@ -184,15 +184,19 @@ class Course:
 
 
 def courses(ctx: "CheckContext", book: StoppingBook) -> list[Course]:
-    """The ruled drugs being ordered now (new, renewed or with a changed dose), one course per ingredient."""
+    """The ruled drugs being ordered now (new, renewed or with a changed dose), and those still taken from the
+    medication list with a start date (contract 2.3: "still taken past its decision point"), one course per
+    ingredient. A listed drug without a start date cannot be timed and is left alone."""
     found: dict[str, Course] = {}
     outcomes_by_drug: dict[str, list[Outcome]] = {}
     for outcome in ctx.patient.outcomes:
         result = ctx.resolutions_for_text(outcome.drug)
         for name in result:
             outcomes_by_drug.setdefault(name, []).append(outcome)
-    for exposure in ctx.exposures:
-        if not exposure.ordered or not exposure.systemic or exposure.name in found:
+    for exposure in sorted(ctx.exposures, key=lambda e: not e.ordered):  # an order before the list it updates
+        if not exposure.systemic or exposure.name in found:
+            continue
+        if not exposure.ordered and exposure.line.start_date is None:
             continue
         rule = book.rule_for(exposure.classes, ctx.patient.pain_type)
         if rule is None:

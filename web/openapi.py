@@ -86,7 +86,7 @@ _CHECK = {"type": "object", "properties": {
 
 def _errors(*codes: int) -> dict:
     described = {400: "invalid input: every bad field is named; nothing is stored", 401: "no or invalid bearer token",
-                 404: "not found"}
+                 404: "not found", 409: "conflicts with what is recorded (nothing changed)"}
     return {str(code): {"description": described[code],
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
             for code in codes}
@@ -158,13 +158,15 @@ def spec() -> dict:
                                                      "message, status}]"}, **_errors(400, 401)}}},
             "/api/v1/reminders/{reminder_id}/complete": {"post": {
                 "summary": "record whether the drug helped; the outcome joins the patient's record",
+                "description": "The outcome counts from `date`, else from today but never after the reminder's due "
+                               "date. The same answer again is a no-op; the other answer is a 409.",
                 "parameters": [{"name": "reminder_id", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["benefit"], "additionalProperties": False,
                     "properties": {"benefit": {"type": "boolean"}, "note": {"type": "string"},
                                    "date": {"type": "string", "format": "date"}, "painScore": {"type": "number"},
                                    "baselinePainScore": {"type": "number"}}}}}},
-                "responses": {"200": {"description": "the completed reminder"}, **_errors(400, 401, 404)}}},
+                "responses": {"200": {"description": "the completed reminder"}, **_errors(400, 401, 404, 409)}}},
             "/api/v1/drugs": {"get": {
                 "summary": "autocomplete over names, brands and synonyms (up to 20)",
                 "parameters": [{"name": "q", "in": "query", "required": True, "schema": {"type": "string",

@@ -6,7 +6,7 @@ import datetime as dt
 from flask import Blueprint, current_app, g, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from stewardship.services import complete_reminder
+from stewardship.services import ReminderAlreadyCompleted, complete_reminder
 
 from .checks import json_body
 from .errors import ApiError
@@ -20,7 +20,7 @@ class CompleteSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    benefit = fields.Boolean(required=True)
+    benefit = fields.Boolean(required=True, truthy={True}, falsy={False})  # true or false, not "yes"
     note = fields.String(load_default=None, validate=validate.Length(max=2000))
     date = fields.Date(load_default=None)
     painScore = fields.Float(load_default=None, validate=validate.Range(0, 10))
@@ -56,8 +56,13 @@ def complete(reminder_id: str):
         raise ApiError(400, "validation_failed", "the outcome has invalid fields; nothing was stored",
                        field_errors(error.messages)) from None
     user = getattr(g, "user", None)
-    done = complete_reminder(current_app.extensions["store"], reminder_id, data["benefit"], data["note"],
-                             data["date"], data["painScore"], data["baselinePainScore"], user.name if user else None)
+    try:
+        done = complete_reminder(current_app.extensions["store"], reminder_id, data["benefit"], data["note"],
+                                 data["date"], data["painScore"], data["baselinePainScore"],
+                                 user.name if user else None)
+    except ReminderAlreadyCompleted as error:
+        raise ApiError(409, "conflict", f"{error}; its outcome stands (give a new one in a check's patient.outcomes)",
+                       {"benefit": "the reminder was already completed with the other answer"}) from None
     if done is None:
         raise ApiError(404, "not_found", f"no reminder {reminder_id}")
     return done

@@ -47,7 +47,7 @@ def stopping_course(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
         exposure, rule_ = course.exposure, course.rule
         name = exposure.name
         citations = list(rule_.sources) + list(book.benefit_sources)
-        if not ctx.patient.id:
+        if not ctx.patient.id and exposure.ordered:  # said for what is being started, not for the whole list
             yield ctx.finding(spec, code="stopping_rule.no_patient_id", severity=spec.severity_for("note"),
                               exposures=[exposure], citations=citations,
                               summary=f"No review reminders for {name}: the check has no patient.id",

@@ -75,11 +75,44 @@ def test_completing_a_review_with_benefit_silences_the_rule_at_later_checks(clie
     assert [r["kind"] for r in due["reminders"]] == ["stop_or_taper"]
 
 
+def test_an_outcome_recorded_late_answers_the_review_it_was_asked_for(client, auth_headers):
+    # completed today (2026-11-27 or later) without a date: it counts from the reminder's due date, not from today
+    made = client.post("/api/v1/checks", json=check_body(START), headers=auth_headers).get_json()
+    review = next(r for r in made["reminders"] if r["kind"] == "review")
+    client.post(f"/api/v1/reminders/{review['id']}/complete", headers=auth_headers, json={"benefit": True})
+    after = client.post("/api/v1/checks", json=check_body("2026-02-20"), headers=auth_headers).get_json()
+    assert not [f for f in after["findings"] if f["category"] == "stopping_rule"]
+
+
+def test_a_completed_reminder_keeps_its_answer(client, auth_headers):
+    made = client.post("/api/v1/checks", json=check_body(START), headers=auth_headers).get_json()
+    url = f"/api/v1/reminders/{made['reminders'][0]['id']}/complete"
+    assert client.post(url, json={"benefit": False}, headers=auth_headers).status_code == 200
+    assert client.post(url, json={"benefit": False}, headers=auth_headers).status_code == 200  # a retry: no-op
+    flipped = client.post(url, json={"benefit": True}, headers=auth_headers)
+    assert flipped.status_code == 409 and "benefit" in flipped.get_json()["fields"]
+
+
+def test_a_neuropathic_agent_on_the_medication_list_is_held_to_its_stopping_rule(client, auth_headers):
+    # contract 2.3: "still taken past its decision point without a documented benefit" - ordered or not
+    body = {"patient": {"id": "ehr-88", "age": 55, "crcl": {"value": 90, "unit": "mL/min"},
+                        "medications": [{"drug": "gabapentin", "dose": {"value": 600, "unit": "mg"},
+                                         "frequency": "TID", "startDate": START}]},
+            "regimen": [{"drug": "acetaminophen", "dose": {"value": 500, "unit": "mg"}, "frequency": "TID"}],
+            "asOf": "2026-02-17"}
+    made = client.post("/api/v1/checks", json=body, headers=auth_headers).get_json()
+    found = {f["code"]: f["severity"] for f in made["findings"]}
+    assert found.get("stopping_rule.no_benefit") == "critical"
+    assert {r["kind"] for r in made["reminders"]} == {"review", "stop_or_taper"}
+
+
 def test_completing_needs_a_benefit_and_an_existing_reminder(client, auth_headers):
     made = client.post("/api/v1/checks", json=check_body(START), headers=auth_headers).get_json()
     reminder = made["reminders"][0]["id"]
     bad = client.post(f"/api/v1/reminders/{reminder}/complete", json={"note": "?"}, headers=auth_headers)
     assert bad.status_code == 400 and "benefit" in bad.get_json()["fields"]
+    vague = client.post(f"/api/v1/reminders/{reminder}/complete", json={"benefit": "yes"}, headers=auth_headers)
+    assert vague.status_code == 400 and "benefit" in vague.get_json()["fields"]
     assert client.post(f"/api/v1/reminders/{uuid.uuid4()}/complete", json={"benefit": False},
                        headers=auth_headers).status_code == 404
 

@@ -106,3 +106,10 @@ def test_the_plan_is_also_available_alone(engine):
 def test_an_anticoagulant_without_a_verified_interval_is_said_never_passed_over(check, tier_procedure, severity):
     outcome = on_drug(check, "apixaban", 5, "BID", planned(tier_procedure))
     assert outcome.severity("procedure.unverified.apixaban") == severity
+
+
+def test_a_hold_plan_is_said_whatever_else_is_being_ordered(check):
+    # the plan is about the procedure: ordering acetaminophen the same day must not hide the warfarin hold
+    person = patient(age=66, crcl=80, meds=(line("warfarin", 5, MG, "daily"),), procedures=(planned("scs_trial"),))
+    outcome = check(person, line("acetaminophen", 500, MG, "TID"))
+    assert "stop 2026-12-05" in hold(outcome, "warfarin").summary
