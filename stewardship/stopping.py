@@ -186,7 +186,9 @@ class Course:
 def courses(ctx: "CheckContext", book: StoppingBook) -> list[Course]:
     """The ruled drugs being ordered now (new, renewed or with a changed dose), and those still taken from the
     medication list with a start date (contract 2.3: "still taken past its decision point"), one course per
-    ingredient. A listed drug without a start date cannot be timed and is left alone."""
+    ingredient. A listed drug without a start date cannot be timed and is left alone; so is one taken longer than
+    its decision point plus one re-review period: the rule judges a trial, and a drug kept that long is an
+    established treatment (often for another indication, as duloxetine for depression), not a trial to stop."""
     found: dict[str, Course] = {}
     outcomes_by_drug: dict[str, list[Outcome]] = {}
     for outcome in ctx.patient.outcomes:
@@ -200,6 +202,9 @@ def courses(ctx: "CheckContext", book: StoppingBook) -> list[Course]:
             continue
         rule = book.rule_for(exposure.classes, ctx.patient.pain_type)
         if rule is None:
+            continue
+        if not exposure.ordered and \
+                (ctx.request.as_of - exposure.line.start_date).days > rule.decision_days + rule.re_review_days:
             continue
         previous = [e for e in ctx.all_exposures if e.line.current and e.name == exposure.name
                     and e.line.ref in {line.ref for line in ctx.superseded}]

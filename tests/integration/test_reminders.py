@@ -104,6 +104,11 @@ def test_a_neuropathic_agent_on_the_medication_list_is_held_to_its_stopping_rule
     found = {f["code"]: f["severity"] for f in made["findings"]}
     assert found.get("stopping_rule.no_benefit") == "critical"
     assert {r["kind"] for r in made["reminders"]} == {"review", "stop_or_taper"}
+    # taken for years (past decision + re-review): an established treatment, not a trial to stop
+    body["patient"]["medications"][0]["startDate"] = "2023-06-01"
+    body["patient"]["id"] = "ehr-89"
+    years = client.post("/api/v1/checks", json=body, headers=auth_headers).get_json()
+    assert not [f for f in years["findings"] if f["category"] == "stopping_rule"] and years["reminders"] == []
 
 
 def test_completing_needs_a_benefit_and_an_existing_reminder(client, auth_headers):
