@@ -103,7 +103,8 @@ class ReviewStore:
 
     # review items
     def items(self, status: str = "open") -> list[dict]:
-        """Review items, open before closed, then by priority (highest first), then oldest first (waited longest)."""
+        """Review items, open before closed, most severe first (contract 4), then by priority within a severity
+        (highest first), then oldest first (waited longest)."""
         has_decision = exists().where(review_decisions.c.check_id == checks.c.id)
         query = select(checks).where(checks.c.max_severity.in_(REVIEW_SEVERITIES))
         if status == "open":
@@ -116,7 +117,8 @@ class ReviewStore:
             rows = connection.execute(query).mappings().all()
             latest = self._latest_decisions(connection, [row["id"] for row in rows]) if status != "open" else {}
         items = [_item_json(row, latest.get(row["id"])) for row in rows]
-        return sorted(items, key=lambda i: (i["status"] != "open", -i["priority"], i["createdAt"]))
+        return sorted(items, key=lambda i: (i["status"] != "open", -_SEVERITY_WEIGHT.get(i["maxSeverity"], 1),
+                                            -i["priority"], i["createdAt"]))
 
     def _latest_decisions(self, connection, check_ids: list[str]) -> dict[str, dict]:  # noqa: ANN001
         latest: dict[str, dict] = {}

@@ -180,14 +180,21 @@ def spec() -> dict:
                               "404": {"description": "{input, reason}: not identified"}, **_errors(400, 401)}}},
             "/api/v1/reviews": {"get": {
                 "summary": "the pharmacist's review queue: every check with a warning or critical finding, open "
-                           "(no decision yet) first, by priority = severity x patient risk x actionability "
-                           "(pharmacist or admin token; a prescriber's is 403)",
+                           "(no decision yet) first, most severe first, then by priority = severity x patient risk "
+                           "x actionability (pharmacist or admin token; a prescriber's is 403)",
                 "parameters": [{"name": "status", "in": "query", "schema": {
                     "type": "string", "enum": ["open", "closed", "all"], "default": "open"}}],
                 "responses": {"200": {"description": "reviews: [{id (the check's), createdAt, requester, patientId, "
                                                      "maxSeverity, status, priority, ageYears, crclMlMin, "
                                                      "hasSuggestions, categories, findings, decision}]"},
                               "403": {"description": "not a pharmacist or admin"}, **_errors(400, 401)}}},
+            "/api/v1/reviews/{check_id}": {"get": {
+                "summary": "one review item with its whole decision trail (oldest first; the last is in force), the "
+                           "EHR's feedback and the findings (pharmacist or admin token)",
+                "parameters": [{"name": "check_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "{id, createdAt, requester, source, maxSeverity, status, "
+                                                     "decisions, feedback, findings}"},
+                              "403": {"description": "not a pharmacist or admin"}, **_errors(401, 404)}}},
             "/api/v1/reviews/{check_id}/decision": {"post": {
                 "summary": "record a decision on a review item; decisions are appended, a newer one supersedes",
                 "parameters": [{"name": "check_id", "in": "path", "required": True, "schema": {"type": "string"}}],

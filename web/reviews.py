@@ -64,6 +64,23 @@ def list_reviews():
     return {"status": query["status"], "reviews": store.items(query["status"])}
 
 
+@bp.get("/reviews/<check_id>")
+def review_item(check_id: str):
+    """One review item with its whole decision trail (oldest first; the last is in force) and the EHR's feedback."""
+    reviewer = _reviewer_name()
+    store = review_store()
+    check = store.check(check_id)
+    if check is None or not check["isReviewItem"]:
+        raise ApiError(404, "not_found", f"no review item {check_id} (unknown check, or one without a warning or "
+                                         "critical finding)")
+    store.audit(reviewer, "view_item", f"api:check:{check_id}")
+    decisions = store.decisions(check_id)
+    return {"id": check_id, "createdAt": check["createdAt"], "requester": check["requester"],
+            "source": check["source"], "maxSeverity": check["maxSeverity"],
+            "status": "closed" if decisions else "open", "decisions": decisions,
+            "feedback": store.feedback(check_id), "findings": check["response"].get("findings", [])}
+
+
 @bp.post("/reviews/<check_id>/decision")
 @idempotent
 def decide(check_id: str):

@@ -35,6 +35,7 @@ ALLOWED = {
     ("POST", "/api/v1/procedure-plans"): TOKENS, ("GET", "/api/v1/reminders"): TOKENS,
     ("POST", "/api/v1/reminders/<reminder_id>/complete"): TOKENS, ("GET", "/api/v1/whoami"): TOKENS,
     ("GET", "/api/v1/reviews"): {"pharmacist_token", "admin_token"},
+    ("GET", "/api/v1/reviews/<check_id>"): {"pharmacist_token", "admin_token"},
     ("POST", "/api/v1/reviews/<check_id>/decision"): {"pharmacist_token", "admin_token"},
     ("GET", "/"): SESSIONS, ("POST", "/"): SESSIONS, ("GET", "/drugs/suggest"): SESSIONS,
     ("POST", "/signout"): EVERYONE,  # harmless without a session: it only ends one

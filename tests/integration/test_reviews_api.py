@@ -1,6 +1,8 @@
 """`GET /api/v1/reviews` and `POST /api/v1/reviews/{id}/decision` (contract 2.4), on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from sqlalchemy import func, select
 
@@ -48,6 +50,32 @@ def test_checks_with_a_warning_or_critical_are_open_items_highest_priority_first
     assert first["priority"] == 18 and first["ageYears"] == 78 and first["crclMlMin"] < 30
     assert "renal" in first["categories"] and first["requester"] == "pat.pharmacist"
     assert items[1]["priority"] < first["priority"]
+
+
+def test_every_critical_comes_before_any_warning_whatever_the_priority(client, auth_headers):
+    # a warning for an 80-year-old with a suggestion (2 x 2 x 2 = 8) outranks a young critical (3 x 1 x 2 = 6) on
+    # priority, but the contract's queue is "most severe first"
+    warning = _check(client, auth_headers, {"patient": {"age": 80, "crcl": {"value": 50, "unit": "mL/min"}},
+                                             "regimen": [{"drug": "cyclobenzaprine", "dose": {"value": 5, "unit": "mg"},
+                                                          "frequency": "TID"}]})
+    critical = _check(client, auth_headers, {
+        "patient": {"age": 40, "crcl": {"value": 90, "unit": "mL/min"},
+                    "medications": [{"drug": "warfarin", "dose": {"value": 5, "unit": "mg"}, "frequency": "daily"}]},
+        "regimen": [{"drug": "ibuprofen", "dose": {"value": 400, "unit": "mg"}, "frequency": "TID"}]})
+    items = client.get("/api/v1/reviews", headers=auth_headers).get_json()["reviews"]
+    assert [i["id"] for i in items] == [critical, warning]
+    assert items[0]["priority"] < items[1]["priority"]
+
+
+def test_the_whole_decision_trail_is_readable_oldest_first(client, auth_headers):
+    made = _check(client, auth_headers, OLDER_CKD)
+    for decision, note in (("approved", None), ("changes_requested", "lower the dose")):
+        client.post(f"/api/v1/reviews/{made}/decision", json={"decision": decision, "note": note},
+                    headers=auth_headers)
+    item = client.get(f"/api/v1/reviews/{made}", headers=auth_headers).get_json()
+    assert item["status"] == "closed" and [d["decision"] for d in item["decisions"]] == ["approved",
+                                                                                           "changes_requested"]
+    assert client.get(f"/api/v1/reviews/{uuid.uuid4()}", headers=auth_headers).status_code == 404
 
 
 def test_a_prescriber_token_is_refused_with_the_json_error_shape(client, app):
