@@ -30,7 +30,9 @@ _LINE = {
                                 {"type": "object", "properties": {"timesPerDay": {"type": "number"}}}]},
         "prn": {"type": "boolean"}, "maxDailyDose": {"$ref": "#/components/schemas/Quantity"},
         "route": {"type": "string", "enum": ["oral", "topical", "transdermal", "iv", "im", "sc", "rectal", "buccal",
-                                             "sublingual", "nasal"]},
+                                             "sublingual", "nasal"],
+                  "description": "also taken as written: PO, by mouth, subcutaneous, subcut, SQ, intravenous, "
+                                 "intramuscular, PR, SL, intranasal (answered with the canonical word)"},
         "startDate": {"type": "string", "format": "date"}, "durationDays": {"type": "integer", "minimum": 1},
         "note": {"type": "string", "maxLength": 1000}}}
 _PATIENT = {

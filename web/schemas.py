@@ -57,6 +57,23 @@ class DoseField(fields.Field):
         return Dose(float(amount.magnitude), _DOSE_CANONICAL[dimension])
 
 
+ROUTES = ("oral", "topical", "transdermal", "iv", "im", "sc", "rectal", "buccal", "sublingual", "nasal")
+# spellings prescribers type for the same routes
+_ROUTE_WORDS = {"po": "oral", "by mouth": "oral", "subcutaneous": "sc", "subcut": "sc", "sq": "sc",
+                "intravenous": "iv", "intramuscular": "im", "pr": "rectal", "sl": "sublingual", "intranasal": "nasal"}
+
+
+class RouteField(fields.String):
+    """A route: one of ROUTES, or a common spelling of one ("subcutaneous" is "sc", "PO" is "oral")."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping | None, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs).strip().lower()
+        route = _ROUTE_WORDS.get(text, text)
+        if route not in ROUTES:
+            raise ValidationError(f"unknown route {value!r}; expected one of {', '.join(ROUTES)}")
+        return route
+
+
 class DrugField(fields.Field):
     """A drug: free text, or an RxNorm coding `{"system", "code"}`."""
 
@@ -117,8 +134,7 @@ class LineSchema(Schema):
     frequency = FrequencyField(load_default=None)
     prn = fields.Boolean(load_default=False)
     maxDailyDose = DoseField(load_default=None)
-    route = fields.String(load_default=None, validate=validate.OneOf(
-        ("oral", "topical", "transdermal", "iv", "im", "sc", "rectal", "buccal", "sublingual", "nasal")))
+    route = RouteField(load_default=None)
     startDate = fields.Date(load_default=None)
     durationDays = fields.Integer(load_default=None, strict=True, validate=validate.Range(1, 3650))
     note = fields.String(load_default=None, validate=validate.Length(max=1000))

@@ -119,6 +119,15 @@ def test_a_topical_dosed_in_applications_is_accepted_and_quiet(client, auth_head
     assert not [f for f in response.get_json()["findings"] if f["severity"] != "info"]
 
 
+@pytest.mark.parametrize("typed, route", [("subcutaneous", "sc"), ("PO", "oral"), ("oral", "oral")])
+def test_routes_are_taken_as_prescribers_write_them(client, auth_headers, typed, route):
+    body = {"patient": {"age": 50}, "regimen": [{"drug": "ibuprofen", "dose": {"value": 400, "unit": "mg"},
+                                                 "frequency": "TID", "route": typed}]}
+    response = client.post("/api/v1/checks", json=body, headers=auth_headers)
+    assert response.status_code == 201
+    assert response.get_json()["resolved"][0]["route"] == route
+
+
 def test_a_body_that_is_not_json_is_a_400(client, auth_headers):
     response = client.post("/api/v1/checks", data="nonsense", headers=auth_headers)
     assert response.status_code == 400 and "(body)" in response.get_json()["fields"]
