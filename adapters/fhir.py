@@ -205,9 +205,8 @@ def _amount(quantity) -> Dose | None:  # noqa: ANN001 - a FHIR Quantity
     dimension = units.dimension_of(unit)
     if dimension is None:
         return None
-    canonical = {units.MASS: "mg", units.COUNT: "tablet", units.DOSE_RATE: "mcg/h", units.VOLUME: "mL"}[dimension]
     value = units.quantity(float(quantity.value), unit, dimension, "dose").magnitude
-    return Dose(float(value), canonical)
+    return Dose(float(value), dimension.canonical)
 
 
 def _dose(dosage) -> Dose | None:  # noqa: ANN001

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .knowledge import CONDITION_KEYWORDS, PROCEDURE_KEYWORDS
+from .knowledge import ROUTES as ROUTE_KEYWORDS
 
 SEVERITIES = ("critical", "warning", "info")
 CATEGORIES = ("renal", "hepatic", "gi", "bleeding", "procedure", "sedation", "constipation", "anticholinergic",
@@ -17,6 +18,7 @@ CATEGORIES = ("renal", "hepatic", "gi", "bleeding", "procedure", "sedation", "co
               "unresolved")
 CONDITIONS = CONDITION_KEYWORDS
 PROCEDURES = PROCEDURE_KEYWORDS
+ROUTES = ROUTE_KEYWORDS
 PAIN_TYPES = ("acute", "subacute", "chronic")
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from werkzeug.datastructures import MultiDict
 
-from stewardship.model import CONDITIONS, PAIN_TYPES, PROCEDURES
+from stewardship.model import CONDITIONS, PAIN_TYPES, PROCEDURES, ROUTES
 
 from .schemas import MAX_LINES
 
@@ -19,7 +19,6 @@ DOSE_UNITS = ("mg", "g", "mcg", "tablet", "capsule", "patch", "mcg/h", "mL")
 WEIGHT_UNITS = ("kg", "lb")
 CREATININE_UNITS = ("mg/dL", "umol/L")
 EGFR_UNIT = "mL/min/1.73m2"
-ROUTES = ("oral", "topical", "transdermal", "iv", "im", "sc", "rectal", "buccal", "sublingual", "nasal")
 FREQUENCIES = ("once", "daily", "BID", "TID", "QID", "qHS", "q4h", "q6h", "q8h", "q12h", "q24h", "q4-6h", "q72h",
                "weekly")
 LEVELS = ("cervical", "thoracic", "lumbar", "sacral")

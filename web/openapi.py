@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 import stewardship
-from stewardship.model import CATEGORIES, CONDITIONS, PAIN_TYPES, PROCEDURES, SEVERITIES
+from stewardship.model import CATEGORIES, CONDITIONS, PAIN_TYPES, PROCEDURES, ROUTES, SEVERITIES
 
 bp = Blueprint("openapi", __name__)
 
@@ -29,8 +29,7 @@ _LINE = {
                                                                   "q4-6h, q48h, q72h, weekly"},
                                 {"type": "object", "properties": {"timesPerDay": {"type": "number"}}}]},
         "prn": {"type": "boolean"}, "maxDailyDose": {"$ref": "#/components/schemas/Quantity"},
-        "route": {"type": "string", "enum": ["oral", "topical", "transdermal", "iv", "im", "sc", "rectal", "buccal",
-                                             "sublingual", "nasal"],
+        "route": {"type": "string", "enum": list(ROUTES),
                   "description": "also taken as written: PO, by mouth, subcutaneous, subcut, SQ, intravenous, "
                                  "intramuscular, PR, SL, intranasal (answered with the canonical word)"},
         "startDate": {"type": "string", "format": "date"}, "durationDays": {"type": "integer", "minimum": 1},

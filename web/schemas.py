@@ -9,8 +9,8 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 
 from stewardship import units
 from stewardship.dosing import FrequencyError, parse_frequency
-from stewardship.model import (CONDITIONS, PAIN_TYPES, PROCEDURES, CheckRequest, Dose, DrugLine, Outcome, Patient,
-                               PlannedProcedure)
+from stewardship.model import (CONDITIONS, PAIN_TYPES, PROCEDURES, ROUTES, CheckRequest, Dose, DrugLine, Outcome,
+                               Patient, PlannedProcedure)
 from stewardship.terminology import RXNORM_SYSTEM
 
 MAX_LINES = 100  # regimen and medication lines per check (a documented limit, not a clinical one)
@@ -33,9 +33,6 @@ class QuantityField(fields.Field):
         return float(amount.magnitude)
 
 
-_DOSE_CANONICAL = {units.MASS: "mg", units.COUNT: "tablet", units.DOSE_RATE: "mcg/h", units.VOLUME: "mL"}
-
-
 class DoseField(fields.Field):
     """A dose: a mass (mg, g, mcg), a count of units (tablet, capsule, patch, application), a patch rate (mcg/h) or
     a volume."""
@@ -54,10 +51,9 @@ class DoseField(fields.Field):
             raise ValidationError(error.message) from None
         if amount.magnitude <= 0:
             raise ValidationError("a dose must be above 0")
-        return Dose(float(amount.magnitude), _DOSE_CANONICAL[dimension])
+        return Dose(float(amount.magnitude), dimension.canonical)
 
 
-ROUTES = ("oral", "topical", "transdermal", "iv", "im", "sc", "rectal", "buccal", "sublingual", "nasal")
 # spellings prescribers type for the same routes
 _ROUTE_WORDS = {"po": "oral", "by mouth": "oral", "subcutaneous": "sc", "subcut": "sc", "sq": "sc",
                 "intravenous": "iv", "intramuscular": "im", "pr": "rectal", "sl": "sublingual", "intranasal": "nasal"}
