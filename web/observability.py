@@ -2,7 +2,8 @@
 Prometheus metrics at /metrics: request latency by route, findings by code and severity, overrides by code.
 
 Under gunicorn with several workers, set PROMETHEUS_MULTIPROC_DIR to an empty folder (`make serve` does) so that
-/metrics sums every worker; without it each process reports its own counts.
+/metrics sums every worker; without it each process reports its own counts. With STEWARDSHIP_OPS_TOKEN_REQUIRED=on
+/metrics needs a valid API token (the same bearer token as the API).
 """
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ import os
 import time
 import uuid
 
-from flask import Flask, Response, g, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client import multiprocess
+from flask import Flask, Response, current_app, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+
+from .auth import require_bearer_token
 
 REQUEST_SECONDS = Histogram("stewardship_request_seconds", "Request latency by route", ["method", "route", "status"],
                             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
@@ -75,8 +77,16 @@ def init_app(app: Flask) -> None:
             "user": getattr(user, "name", None)}})
         return response
 
+    @app.after_request
+    def _no_sniffing(response: Response) -> Response:
+        # every answer, JSON and errors included: a browser must never guess a type and run an echoed value
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
     @app.get("/metrics")
     def metrics() -> Response:
+        if current_app.config["SETTINGS"].ops_token_required:
+            require_bearer_token()
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
