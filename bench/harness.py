@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import socket
 import statistics
 import subprocess
@@ -80,9 +81,11 @@ def accounts(url: str) -> dict[str, str]:
 
 
 @contextmanager
-def instances(url: str, ehr: Ehr, count: int, workers: int):
-    """`count` service instances (gunicorn, `workers` sync workers each) on their own ports, one database."""
+def instances(url: str, ehr: Ehr, count: int, workers: int, proxy: bool = False):
+    """`count` service instances (gunicorn, `workers` sync workers each) on their own ports, one database; with
+    `proxy`, served as `make serve` does: nginx on the port, gunicorn behind it."""
     folder = Path(tempfile.mkdtemp(prefix="stewardship-load-"))
+    folder.chmod(0o755)  # run as root, nginx's workers (nobody) must reach its socket and temporary files in here
     started = []
     try:
         for index in range(count):
@@ -90,10 +93,14 @@ def instances(url: str, ehr: Ehr, count: int, workers: int):
             metrics = folder / f"prometheus-{index}"
             metrics.mkdir()
             env = dict(os.environ, STEWARDSHIP_DATABASE_URL=url, STEWARDSHIP_CDS_ISSUERS=str(ehr.issuers),
-                       PROMETHEUS_MULTIPROC_DIR=str(metrics))
+                       STEWARDSHIP_PUBLIC_URL=f"http://127.0.0.1:{port}", PROMETHEUS_MULTIPROC_DIR=str(metrics),
+                       STEWARDSHIP_CHECKS_PER_MINUTE="0")  # the load is a few users far above a prescriber's pace
             log = open(folder / f"instance-{index}.log", "w")  # noqa: SIM115 - closed with the process
-            process = subprocess.Popen([CLI, "serve", "--port", str(port), "--workers", str(workers)], env=env,
-                                       stdout=log, stderr=log)
+            command = [CLI, "serve", "--port", str(port), "--workers", str(workers)]
+            if proxy:
+                command += ["--proxy", "--var", str(folder / f"proxy-{index}")]
+            # a session of its own: should it not stop in time, its whole group (nginx, workers) is killed with it
+            process = subprocess.Popen(command, env=env, stdout=log, stderr=log, start_new_session=True)
             started.append((process, f"http://127.0.0.1:{port}", log))
         for _, base, _ in started:
             for _ in range(200):
@@ -101,7 +108,8 @@ def instances(url: str, ehr: Ehr, count: int, workers: int):
                     if requests.get(f"{base}/healthz", timeout=5).status_code in (200, 503):
                         break
                 except requests.RequestException:
-                    time.sleep(0.1)
+                    pass
+                time.sleep(0.1)
             else:
                 raise RuntimeError(f"instance {base} did not start; see {folder}")
         yield [base for _, base, _ in started]
@@ -111,7 +119,8 @@ def instances(url: str, ehr: Ehr, count: int, workers: int):
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
             log.close()
 
 
