@@ -1,6 +1,7 @@
-"""A small FHIR R4 server for tests, on 127.0.0.1: read and search over resources the test gives it (Patient by
-id; Condition, MedicationRequest and Observation by patient, status and LOINC code), with optional bearer-token
-checking, a delay, or failures. A real HTTP server, not a mock of `requests`."""
+"""A small FHIR R4 server for tests, on 127.0.0.1: read any resource by id (Patient, Medication ...) and search
+any type by patient, status (comma-separated values are OR, as FHIR token search has it) and code, sorted by date
+(`_sort=-date`, `-whenhandedover`, `-effective-time`) and cut at `_count`; with optional bearer-token checking, a
+delay, or failures. It records every query it answered. A real HTTP server, not a mock of `requests`."""
 from __future__ import annotations
 
 import json
@@ -29,6 +30,7 @@ class FhirServer:
         self.resources = resources
         self.token, self.delay, self.fail_with = token, delay, fail_with
         self.hits: Counter[str] = Counter()
+        self.queries: list[str] = []  # every path?query asked, in order
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -37,6 +39,7 @@ class FhirServer:
 
             def do_GET(self) -> None:  # noqa: N802
                 url = urlparse(self.path)
+                server.queries.append(self.path)
                 server.hits[url.path.rsplit("/", 1)[-1] if url.path.count("/") > 2 else url.path] += 1
                 if server.delay:
                     time.sleep(server.delay)
@@ -67,7 +70,7 @@ class FhirServer:
 
     def search(self, resource_type: str, query: dict[str, list[str]]) -> dict:
         patient = (query.get("patient") or [""])[0].replace("Patient/", "")
-        status = (query.get("status") or [None])[0]
+        statuses = {s for s in (query.get("status") or [""])[0].split(",") if s}
         codes = {c.split("|")[-1] for c in (query.get("code") or [""])[0].split(",") if c}
         found = []
         for resource in self.resources:
@@ -75,13 +78,16 @@ class FhirServer:
                 continue
             if patient and resource.get("subject", {}).get("reference") != f"Patient/{patient}":
                 continue
-            if status and resource.get("status") != status:
+            if statuses and resource.get("status") not in statuses:
                 continue
             if codes and not codes & {c.get("code") for c in resource.get("code", {}).get("coding", [])}:
                 continue
             found.append(resource)
-        if (query.get("_sort") or [""])[0] == "-date":
-            found.sort(key=lambda r: r.get("effectiveDateTime", ""), reverse=True)
+        sort = (query.get("_sort") or [""])[0]
+        if sort.startswith("-"):
+            element = {"-date": "effectiveDateTime", "-whenhandedover": "whenHandedOver",
+                       "-effective-time": "effectiveDateTime"}.get(sort, "")
+            found.sort(key=lambda r: r.get(element, ""), reverse=True)
         if query.get("_count"):
             found = found[:int(query["_count"][0])]
         return {"resourceType": "Bundle", "type": "searchset", "total": len(found),

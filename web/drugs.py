@@ -8,6 +8,7 @@ from stewardship.terminology import Resolution, Resolver
 from .errors import ApiError
 
 bp = Blueprint("drugs", __name__)
+RESOLVE_BY = ("text", "rxcui", "ndc")
 
 
 def resolver() -> Resolver:
@@ -15,14 +16,18 @@ def resolver() -> Resolver:
 
 
 def resolution_json(result: Resolution) -> dict:
+    """As the check's `resolved` entries say it: `matchedBy` is rxcui, ndc, text or rxnav; `matchedHow` the detail
+    (the term type of the code, or which kind of name matched); `assessed: false` marks an ingredient the knowledge
+    base has no stewardship facts for."""
     return {
         "input": result.input,
-        "ingredients": [{"name": i.name, "rxcui": i.rxcui,
-                         "strength": i.strength.as_json() if i.strength else None} for i in result.ingredients],
+        "ingredients": [{"name": i.name, "rxcui": i.rxcui, "strength": i.strength.as_json() if i.strength else None,
+                         "assessed": i.known} for i in result.ingredients],
         "doseForm": result.dose_form,
         "route": result.route,
         "productRxcui": result.product_rxcui,
-        "matchedBy": result.matched_by,
+        "matchedBy": result.identified_by,
+        "matchedHow": result.matched_by,
     }
 
 
@@ -36,11 +41,14 @@ def search():
 
 @bp.get("/drugs/resolve")
 def resolve():
-    text, rxcui = request.args.get("text"), request.args.get("rxcui")
-    if bool(text) == bool(rxcui):
-        raise ApiError(400, "validation_failed", "give exactly one of text or rxcui",
-                       {"text": "text or rxcui is required (not both)", "rxcui": "text or rxcui is required (not both)"})
-    result = resolver().resolve_rxcui(rxcui) if rxcui else resolver().resolve_text(text)
+    given = {name: request.args[name] for name in RESOLVE_BY if request.args.get(name)}
+    if len(given) != 1:
+        why = "give exactly one of text, rxcui or ndc"
+        raise ApiError(400, "validation_failed", why, {name: why for name in RESOLVE_BY})
+    (by, value), = given.items()
+    terminology = resolver()
+    result = {"text": terminology.resolve_text, "rxcui": terminology.resolve_rxcui,
+              "ndc": terminology.resolve_ndc}[by](value)
     if not result.resolved:
         raise ApiError(404, "not_found", result.reason, extra={"input": result.input, "reason": result.reason})
     return resolution_json(result)

@@ -143,8 +143,14 @@ def test_another_code_system_is_unresolved(resolver):
 
 
 def test_an_unknown_rxcui_is_unresolved_with_its_reason(resolver):
-    result = resolver.resolve_rxcui("316672")  # simvastatin 10 MG: real, but not a drug this service checks
-    assert not result.resolved and "316672" in result.reason
+    result = resolver.resolve_rxcui("1361048")  # heparin 100 UNT/ML: real, but in no offline source
+    assert not result.resolved and "1361048" in result.reason
+
+
+def test_a_drug_outside_the_knowledge_base_is_identified_but_not_known(resolver):
+    result = resolver.resolve_rxcui("316672")  # simvastatin 10 MG (SCDC): RxNorm knows it, the rules do not
+    assert result.resolved and not result.assessed
+    assert [(i.name, i.known) for i in result.ingredients] == [("simvastatin", False)]
 
 
 def test_name_brand_and_code_give_the_same_ingredients(resolver):
