@@ -4,6 +4,10 @@ procedures.yaml): which drugs to hold, from which day, and when to restart, with
 Where the guidance defers to a shared assessment with the prescribing physician (aspirin for secondary prevention,
 warfarin before a low-risk procedure, ...), the plan says to consult and never advises a hold on its own. A
 low-risk procedure without holds gives no warning.
+
+Where drugdata holds only an unverified interval (a DOAC's or P2Y12 inhibitor's label minimum read as quoted by a
+secondary source), the plan still gives its dates, but as the label's minimum, marked unverified, with the advice to
+confirm the interval with the proceduralist; it is never presented as a verified hold.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from .knowledge import DrugHolds, Hold, ProcedureTier
 from .model import PlannedProcedure
 
 if TYPE_CHECKING:
-    from .engine import CheckContext, Exposure
+    from .context import CheckContext, Exposure
 
 # Enoxaparin regimens: at most 60 mg a day is a prophylactic regimen (40 mg daily or 30 mg every 12 hours); more is
 # therapeutic (weight-based). An unknown dose is planned as therapeutic, the longer hold.
@@ -39,6 +43,11 @@ class DrugPlan:
     check_inr: bool
     renal_note: str | None
     interval_unknown: bool = False  # an antithrombotic whose interval drugdata does not (yet) hold
+
+    @property
+    def unverified(self) -> tuple[str, ...]:
+        """Why the intervals planned here are not verified (empty: every hold is verified)."""
+        return tuple(dict.fromkeys(h.unverified for h in self.holds if h.unverified))
 
     @property
     def needs_hold(self) -> bool:
@@ -98,16 +107,24 @@ def plan_procedures(ctx: "CheckContext") -> list[ProcedurePlan]:
             renal_note = None
             fixed = [h for h in holds if not h.conditional]
             days = max((_days_before(h) for h in fixed), default=0)
-            for band in holds_spec.renal:
-                if tier in band.tiers and ctx.crcl is not None and ctx.crcl < band.crcl_below:
+            bands = [band for band in holds_spec.renal if tier in band.tiers]
+            for band in bands:
+                if ctx.crcl is not None and ctx.crcl < band.crcl_below:
                     days = max(days, band.hold_days)
                     renal_note = f"CrCl {ctx.crcl:g} mL/min (< {band.crcl_below:g}): hold {band.hold_days} days"
+            if bands and ctx.crcl is None and fixed:
+                # the interval depends on kidney function and none was given: plan the longer one, and say so
+                longest = max(bands, key=lambda band: band.hold_days)
+                days = max(days, longest.hold_days)
+                renal_note = (f"kidney function not given: planned with the interval for CrCl < {longest.crcl_below:g} "
+                              f"mL/min ({longest.hold_days} days); give a CrCl to shorten it where the label allows")
             stop_on = procedure.date - dt.timedelta(days=days) if days else None
             restart_hours = max((h.restart_hours or 0 for h in fixed), default=0)
-            restart_on = procedure.date + dt.timedelta(days=math.ceil(restart_hours / 24)) if stop_on else None
+            restart_on = procedure.date + dt.timedelta(days=math.ceil(restart_hours / 24)) \
+                if stop_on and any(h.restart_hours is not None for h in fixed) else None  # labels give no hour
             drugs.append(DrugPlan(exposure, holds, stop_on, restart_on, bool(stop_on and stop_on < ctx.request.as_of),
-                                  holds_spec.consult if any(h.conditional for h in holds) or
-                                  any(h.indication for h in holds) else None,
+                                  holds_spec.consult if any(h.conditional or h.indication or h.unverified
+                                                            for h in holds) else None,
                                   holds_spec.check_inr and bool(stop_on), renal_note))
         plans.append(ProcedurePlan(procedure, tier_info, tier, tuple(drugs)))
     return plans
@@ -126,8 +143,9 @@ def plan_json(plans: list[ProcedurePlan]) -> list[dict]:
                 "hold": d.needs_hold, "stopOn": d.stop_on.isoformat() if d.stop_on else None,
                 "restartOn": d.restart_on.isoformat() if d.restart_on else None, "tooLate": d.too_late,
                 "consultPrescriber": d.consult, "checkInr": d.check_inr, "renal": d.renal_note,
-                "intervalUnknown": d.interval_unknown,
+                "intervalUnknown": d.interval_unknown, "verified": not d.interval_unknown and not d.unverified,
                 "guidance": [{"note": h.note, "indication": h.indication, "conditional": h.conditional,
-                              "source": h.source.text, "url": h.source.url} for h in d.holds]}
+                              "source": h.source.text, "url": h.source.url, "unverified": h.unverified}
+                             for h in d.holds]}
                 for d in plan.drugs]})
     return out

@@ -148,3 +148,12 @@ def dimension_of(unit: str) -> Dimension | None:
 
 def to_float(amount: pint.Quantity, unit: str) -> float:
     return float(amount.to(unit).magnitude)
+
+
+def convert(value: float, unit: str, to_unit: str) -> float | None:
+    """`value` in `unit` expressed in `to_unit`, or None where the two are not of one dimension (a maximum in
+    mcg/h says nothing about a daily amount in mg, and the reverse)."""
+    try:
+        return float(Q_(value, parse_unit(unit)).to(parse_unit(to_unit)).magnitude)
+    except Exception:  # noqa: BLE001 - pint raises DimensionalityError, UndefinedUnitError ... for a mismatch
+        return None

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..engine import CheckContext, Exposure, rule
+from ..context import CheckContext, Exposure, rule
 from ..model import Finding
 from ..rulebook import Rule
 from .common import names, suggestion

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..engine import CheckContext, Exposure
+from ..context import CheckContext, Exposure
 from ..knowledge import Amount, MaxDailyDose
 
 
@@ -18,9 +18,13 @@ def mg(value: float) -> str:
     return f"{value:,.0f} mg" if value >= 10 else f"{value:g} mg"
 
 
+GASTROPROTECTION = ("ppi", "gastroprotective_prostaglandin")
+
+
 def gastroprotected(ctx: CheckContext) -> bool:
-    """A PPI is taken or ordered (Beers 2023: a PPI or misoprostol protects; an H2 blocker is not enough)."""
-    return bool(ctx.with_class("ppi"))
+    """A PPI or misoprostol is taken or ordered, alone or in a combination product such as diclofenac/misoprostol
+    (Beers 2023: "PPI or misoprostol" reduces the risk; an H2 blocker is not enough)."""
+    return any(ctx.with_class(klass) for klass in GASTROPROTECTION)
 
 
 def release_of(exposure: Exposure) -> str:

@@ -1,61 +1,156 @@
 """Doses and opioid stewardship: maxima (acetaminophen from all products), MME/day, ER/LA, naloxone, duration."""
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
-from ..engine import CheckContext, Exposure, mme_for, rule
+from ..context import CheckContext, Exposure, mme_for, rule
 from ..knowledge import MaxDailyDose
 from ..model import Finding
 from ..rulebook import Rule
+from ..units import convert
 from .common import amount_text, applies, mg, names, suggestion
 
-
-def _limits(exposure: Exposure, population: str) -> list[MaxDailyDose]:
-    return [m for m in exposure.ingredient.max_daily_doses
-            if m.population == population and m.amount.unit == "mg" and applies(m, exposure)]
+_SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 
 
-def _total_for(ctx: CheckContext, limit: MaxDailyDose, name: str) -> tuple[float, bool]:
-    counted = [e for e in ctx.exposures if e.name == name and applies(limit, e)]
-    total = sum(e.daily for e in counted if e.daily is not None and e.daily_unit == "mg")
-    return total, all(e.daily is not None and e.daily_unit == "mg" for e in counted)
+def _limits(exposure: Exposure, populations: tuple[str, ...]) -> list[MaxDailyDose]:
+    return [m for m in exposure.ingredient.max_daily_doses if m.population in populations and applies(m, exposure)]
 
 
-def _over_limit(ctx: CheckContext, spec: Rule, population: str, words: str) -> Iterator[Finding]:
+def _in_unit(exposure: Exposure, unit: str) -> float | None:
+    """The exposure's amount per day in `unit` (pint, through stewardship.units), None where the dimensions differ:
+    a patch's mcg/h is never compared with a maximum in mg, and a maximum in mcg/h is read for patches."""
+    if exposure.daily is None or exposure.daily_unit is None:
+        return None
+    return convert(exposure.daily, exposure.daily_unit, unit)
+
+
+def _total_for(ctx: CheckContext, limit: MaxDailyDose, name: str) -> float | None:
+    """The ingredient's total per day on every line the limit fits, in the limit's unit; None when no line is in a
+    comparable unit."""
+    amounts = [_in_unit(e, limit.amount.unit) for e in ctx.exposures if e.name == name and applies(limit, e)]
+    counted = [a for a in amounts if a is not None]
+    return sum(counted) if counted else None
+
+
+def _ceiling(limit: MaxDailyDose, exposure: Exposure) -> float:
+    """The maximum for the ingredient itself: a maximum stated for a salt is converted as the label converts it."""
+    if limit.basis is None:
+        return limit.amount.value
+    return limit.amount.value * exposure.ingredient.salt_equivalents[limit.basis].base_per_salt
+
+
+def _course_reaches(ctx: CheckContext, exposure: Exposure, day: int) -> bool | None:
+    """Whether the course reaches its `day`-th day (day 1 is the start): yes once the patient is there or the order
+    runs that long, no when the order ends before, None when neither start nor duration says."""
+    line = exposure.line
+    start = line.start_date or (None if line.current else ctx.request.as_of)
+    if start is not None and (ctx.request.as_of - start).days + 1 >= day:
+        return True
+    if line.duration_days is not None:
+        return line.duration_days >= day
+    return None
+
+
+def _applies_to_patient(ctx: CheckContext, limit: MaxDailyDose) -> bool:
+    if limit.population == "older_adult":
+        return ctx.age is not None and ctx.age >= limit.min_age  # required for older_adult by the schema
+    if limit.population == "low_body_weight":
+        return ctx.patient.weight_kg is not None and ctx.patient.weight_kg < limit.weight_below_kg
+    return True
+
+
+def _amount(value: float, unit: str) -> str:
+    return (mg(value) + "/day") if unit == "mg" else f"{value:g} {unit}" + ("" if "/" in unit else "/day")
+
+
+def _over_limit(ctx: CheckContext, spec: Rule, populations: tuple[str, ...], words: str) -> Iterator[Finding]:
+    """One finding per ingredient above a maximum that fits it: the most severe, then the lowest such maximum. An
+    `info` maximum (indication unknown, or read only in a secondary copy) is said, never enforced; a maximum from a
+    later day of the course is enforced when the course reaches that day and said when its length is unknown."""
     for exposure in ctx.distinct(ctx.systemic()):
         if exposure.name == "acetaminophen":
             continue  # dose.acetaminophen_total counts every product together
-        for limit in _limits(exposure, population):
-            if population == "older_adult" and (ctx.age is None or ctx.age < (limit.min_age or 65)):
+        over = []
+        for limit in _limits(exposure, populations):
+            if not _applies_to_patient(ctx, limit):
                 continue
-            total, _ = _total_for(ctx, limit, exposure.name)
-            if total <= limit.amount.value:
+            reaches = _course_reaches(ctx, exposure, limit.from_day) if limit.from_day else True
+            total, ceiling = _total_for(ctx, limit, exposure.name), _ceiling(limit, exposure)
+            if reaches is False or total is None or total <= ceiling + 1e-9:
                 continue
-            who = f" at age {ctx.age}" if population == "older_adult" else ""
-            yield ctx.finding(spec, exposures=[e for e in ctx.exposures if e.name == exposure.name],
-                              summary=f"{exposure.name} {mg(total)}/day is above the {words}maximum "
-                                      f"{amount_text(limit.amount)}/day{who}",
-                              detail=(f"{exposure.name} comes to {mg(total)}/day ({exposure.route}"
-                                      f"{', ' + limit.release + ' release' if limit.release != 'any' else ''}); "
-                                      f"the {words}maximum is {amount_text(limit.amount)}/day"
-                                      f"{' from age ' + str(limit.min_age) if limit.min_age else ''}"
-                                      f"{': ' + limit.note if limit.note else ''}."),
-                              citations=[limit.source],
-                              suggestions=[suggestion(f"Reduce {exposure.name} to at most "
-                                                      f"{amount_text(limit.amount)}/day", "reduce_dose",
-                                                      drug=exposure.name, line=exposure.line.ref,
-                                                      maxDailyDose={"value": limit.amount.value, "unit": "mg"})])
-            break
+            severity = limit.severity or (spec.severity_for() if reaches else "info")
+            over.append((_SEVERITY_RANK[severity], ceiling, severity, limit, total))
+        if not over:
+            continue
+        _, ceiling, severity, limit, total = min(over, key=lambda o: (o[0], o[1]))
+        unit = limit.amount.unit
+        who = f" at age {ctx.age}" if limit.population == "older_adult" else \
+            f" at {ctx.patient.weight_kg:g} kg" if limit.population == "low_body_weight" else ""
+        when = f" from day {limit.from_day}" if limit.from_day else ""
+        stated = (f" ({amount_text(limit.amount)} of {limit.basis} = {_amount(ceiling, unit)} of {exposure.name})"
+                  if limit.basis else "")
+        salts = sorted({e.salt for e in ctx.exposures if e.name == exposure.name and e.salt})
+        converted = (f" Amounts of {', '.join(salts)} are counted as {exposure.name} "
+                     f"({'; '.join(exposure.ingredient.salt_equivalents[s].source.text for s in salts)}).") \
+            if salts else ""
+        yield ctx.finding(spec, severity=severity, exposures=[e for e in ctx.exposures if e.name == exposure.name],
+                          summary=f"{exposure.name} {_amount(total, unit)} is above the {words}maximum "
+                                  f"{_amount(ceiling, unit)}{when}{who}",
+                          detail=(f"{exposure.name} comes to {_amount(total, unit)} ({exposure.route}"
+                                  f"{', ' + limit.release + ' release' if limit.release != 'any' else ''}); "
+                                  f"the {words}maximum is {_amount(ceiling, unit)}{stated}{when}"
+                                  f"{' from age ' + str(limit.min_age) if limit.min_age else ''}"
+                                  f"{f' below {limit.weight_below_kg:g} kg' if limit.weight_below_kg else ''}"
+                                  f"{': ' + limit.note if limit.note else ''}."
+                                  + converted
+                                  + (" The length of the course is not given: from that day on this maximum holds."
+                                     if limit.from_day and severity == "info" and not limit.severity else "")),
+                          citations=[limit.source],
+                          suggestions=[suggestion(f"Reduce {exposure.name} to at most {_amount(ceiling, unit)}"
+                                                  + when, "reduce_dose", drug=exposure.name, line=exposure.line.ref,
+                                                  maxDailyDose={"value": round(ceiling, 2), "unit": unit})])
 
 
 @rule("dose.max_daily")
 def max_daily(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
-    yield from _over_limit(ctx, spec, "general", "")
+    yield from _over_limit(ctx, spec, ("general", "low_body_weight"), "")
 
 
 @rule("dose.older_adult_max")
 def older_adult_max(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
-    yield from _over_limit(ctx, spec, "older_adult", "older-adult ")
+    yield from _over_limit(ctx, spec, ("older_adult",), "older-adult ")
+
+
+@rule("dose.course_length")
+def course_length(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
+    """A drug whose label limits the whole course (ketorolac: 5 days, IV/IM and oral together): the course runs from
+    the earliest start of any of its lines to the latest planned end of any."""
+    for exposure in ctx.distinct(ctx.systemic()):
+        limit = exposure.ingredient.course_limit
+        if limit is None or not exposure.ordered:
+            continue
+        lines = [e.line for e in ctx.all_exposures if e.name == exposure.name]
+        as_of = ctx.request.as_of
+        starts = [line.start_date or as_of for line in lines]
+        ends = [(line.start_date or as_of) + dt.timedelta(days=line.duration_days - 1)
+                for line in lines if line.duration_days]
+        if not ends:
+            continue
+        days = (max(ends) - min(starts)).days + 1
+        if days <= limit.max_days:
+            continue
+        routes = sorted({e.route for e in ctx.all_exposures if e.name == exposure.name})
+        yield ctx.finding(spec, exposures=[e for e in ctx.exposures if e.name == exposure.name],
+                          summary=f"{exposure.name} course of {days} days: above the {limit.max_days}-day limit",
+                          detail=(f"{exposure.name} ({', '.join(routes)}) runs from {min(starts).isoformat()} to "
+                                  f"{max(ends).isoformat()}, {days} days; the label limits the total course to "
+                                  f"{limit.max_days} days{': ' + limit.note if limit.note else ''}."),
+                          citations=[limit.source],
+                          suggestions=[suggestion(f"Stop {exposure.name} by day {limit.max_days} of the course",
+                                                  "reduce_dose", drug=exposure.name, line=exposure.line.ref,
+                                                  durationDays=limit.max_days)])
 
 
 @rule("dose.acetaminophen_total")
@@ -64,7 +159,7 @@ def acetaminophen_total(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     if ceiling is None or total <= ceiling:
         return
     lines = [e for e in ctx.exposures if e.name == "acetaminophen"]
-    shares = "; ".join(f"{e.line.ref} {e.line.input_text}: {mg(e.daily)}" for e in lines if e.daily is not None)
+    shares = "; ".join(f"{e.line.ref} {e.line.shown_text}: {mg(e.daily)}" for e in lines if e.daily is not None)
     source = next(m.source for m in ctx.kb.ingredients["acetaminophen"].max_daily_doses
                   if m.amount.value == ceiling)
     yield ctx.finding(spec, exposures=lines, drugs=["acetaminophen"],
@@ -173,7 +268,8 @@ def naloxone(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     if ctx.with_class("benzodiazepine"):
         reasons.append("a benzodiazepine")
     reasons += [words for condition, words in (("opioid_use_disorder", "opioid use disorder"),
-                                               ("alcohol_use_disorder", "alcohol use disorder"))
+                                               ("alcohol_use_disorder", "alcohol use disorder"),
+                                               ("sleep_apnea", "sleep-disordered breathing"))
                 if ctx.has_condition(condition)]
     if not reasons:
         return

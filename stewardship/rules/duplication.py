@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
-from ..engine import CheckContext, Exposure, rule
+from ..context import CheckContext, Exposure, rule
 from ..model import Finding
 from ..rulebook import Rule
 from .common import names, suggestion
@@ -46,7 +46,7 @@ def acetaminophen_products(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     if len({e.line.ref for e in lines}) < 2:
         return
     total = ctx.derived["acetaminophenMgPerDay"]
-    listed = "; ".join(f"{e.line.ref} {e.line.input_text}" for e in lines)
+    listed = "; ".join(f"{e.line.ref} {e.line.shown_text}" for e in lines)
     yield ctx.finding(spec, exposures=lines, drugs=["acetaminophen"],
                       summary=f"Acetaminophen in {len(lines)} products ({total:,.0f} mg/day counted together)",
                       detail=(f"Acetaminophen comes from {len(lines)} lines ({listed}); their total counts against "

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..engine import CheckContext, rule
+from ..context import CheckContext, rule
 from ..model import Finding
 from ..rulebook import Rule
 from .common import suggestion
@@ -36,7 +36,7 @@ def beers(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
                           detail="\n".join(f"- Beers 2023 Table {b.table}: {b.note or b.recommendation}"
                                            for b in statements),
                           citations=[b.source for b in statements],
-                          suggestions=[suggestion(f"Reconsider {exposure.name} in an older adult: {criterion[:80]}",
+                          suggestions=[suggestion(f"Reconsider {exposure.name} in an older adult: {criterion}",
                                                   "review", drug=exposure.name, line=exposure.line.ref)])
 
 

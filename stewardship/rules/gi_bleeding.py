@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..engine import CheckContext, Exposure, rule
+from ..context import CheckContext, Exposure, rule
 from ..model import Finding
 from ..rulebook import Rule
 from .common import gastroprotected, mg, names, suggestion
@@ -32,11 +32,13 @@ def _nsaid_with(ctx: CheckContext, spec: Rule, partners: list[Exposure], what: s
     protected = gastroprotected(ctx)
     case = "protected" if protected else "unprotected"
     involved = nsaids + partners
-    protection = "a PPI is taken" if protected else "no PPI"
+    protection = "gastroprotected" if protected else "no PPI"
+    on_list = "Gastroprotection (a PPI or misoprostol) is on the list." if protected else \
+        "No PPI or misoprostol is on the list."
     yield ctx.finding(spec, severity=spec.severity_for(case), exposures=involved,
                       summary=f"GI bleeding risk: {names(nsaids)} with {what} {names(partners)} ({protection})",
                       detail=(f"{names(nsaids)} with {names(partners)} raises the risk of GI ulcer and bleeding "
-                              f"beyond either drug alone. {'A PPI is on the list.' if protected else 'No PPI is on the list.'}"),
+                              f"beyond either drug alone. {on_list}"),
                       suggestions=[] if protected else [_add_ppi(), _instead_of_nsaid(nsaids[0])])
 
 
@@ -54,7 +56,8 @@ def nsaid_ulcer_history(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
                       detail=(f"The patient has a history of {history}. AGS Beers 2023 (Table 3): avoid NSAIDs "
                               "unless other alternatives are not effective and the patient can take a "
                               "gastroprotective agent (PPI or misoprostol). "
-                              + ("A PPI is on the list." if protected else "No PPI is on the list.")),
+                              + ("Gastroprotection (a PPI or misoprostol) is on the list." if protected
+                                 else "No PPI or misoprostol is on the list.")),
                       suggestions=[_instead_of_nsaid(nsaids[0])] + ([] if protected else [_add_ppi()]))
 
 

@@ -2,9 +2,10 @@
 bleeding-risk tier (ASRA Pain Medicine guidance in drugdata/procedures.yaml)."""
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
-from ..engine import CheckContext, rule
+from ..context import CheckContext, rule
 from ..model import Finding
 from ..procedures import DrugPlan, ProcedurePlan, plan_procedures
 from ..rulebook import Rule
@@ -35,12 +36,48 @@ def _detail(plan: ProcedurePlan, drug: DrugPlan) -> str:
     return "\n".join(lines)
 
 
+def _label_minimum(plan: ProcedurePlan, drug: DrugPlan) -> tuple[str, str]:
+    """Summary and detail for a hold known only as the label's minimum, read in a secondary copy (unverified)."""
+    name, where = drug.exposure.name, _procedure_words(plan)
+    if drug.stop_on:
+        days = (plan.procedure.date - drug.stop_on).days
+        summary = (f"{name.capitalize()} before {where}: label minimum {days} d (stop {drug.stop_on.isoformat()}), "
+                   "unverified; confirm")
+        if drug.too_late:
+            summary = f"{name.capitalize()}: the label's {days}-day minimum before {where} should have begun (unverified)"
+    else:
+        summary = f"{name.capitalize()} before {where} ({plan.tier} risk): no label interval; decide with the prescriber"
+    lines = [f"{plan.guidance.label}: **{plan.tier}** bleeding risk ({plan.guidance.source.text}).",
+             f"The ASRA Pain Medicine interval for {name} is not in this knowledge base. What the drug's own label "
+             "says is given instead, as the label's **minimum**:"]
+    lines += [f"- {h.note} ({h.source.text})" for h in drug.holds]
+    if drug.renal_note:
+        lines.append(f"- Kidney function: {drug.renal_note}.")
+    if drug.stop_on:
+        lines.append(f"- Planned with that minimum: last day on {name} {(drug.stop_on - dt.timedelta(days=1)).isoformat()}"
+                     f", none from {drug.stop_on.isoformat()} until hemostasis allows a restart.")
+    lines.append("\n**Unverified:** " + "; ".join(drug.unverified) + ". Check the interval against the label.")
+    lines.append("**Confirm the interval with the proceduralist**, above all for high-risk spinal procedures: a label's "
+                 "minimum is not a spinal-procedure interval, and longer holds are usual there.")
+    if drug.consult:
+        lines.append(f"**Consult the prescribing physician:** {drug.consult}.")
+    return summary, "\n".join(lines)
+
+
 @rule("procedure.plan")
 def procedure_plan(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     for plan in plan_procedures(ctx):
         for drug in plan.drugs:
             name, where = drug.exposure.name, _procedure_words(plan)
-            if drug.needs_hold:
+            if drug.unverified:
+                # the gap is what raises the warning (as for an interval not held at all), never the unverified
+                # figure: before a low-risk procedure it stays info
+                summary, detail = _label_minimum(plan, drug)
+                yield ctx.finding(spec, code=f"procedure.unverified.{name.replace(' ', '_')}",
+                                  severity=spec.severity_for("consult" if plan.tier == "low" else "hold"),
+                                  exposures=[drug.exposure], summary=summary, detail=detail,
+                                  citations=[plan.guidance.source, *(h.source for h in drug.holds)])
+            elif drug.needs_hold:
                 days = (plan.procedure.date - drug.stop_on).days
                 indications = {h.indication for h in drug.holds if h.indication}
                 condition = "if for primary prevention: " if indications else ""

@@ -3,14 +3,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..engine import CheckContext, Exposure, rule
-from ..knowledge import RenalBand
+from ..context import CheckContext, Exposure, rule
+from ..knowledge import HepaticFact, RenalBand
 from ..model import Finding
 from ..rulebook import Rule
-from .common import amount_text, applies, mg, suggestion
+from .common import amount_text, applies, mg, names, suggestion
 
 _ACTION_ORDER = {"avoid": 0, "reduce": 1, "caution": 2}
 _CHILD_PUGH = {"A": 1, "B": 2, "C": 3}
+
+
+def _unverified(fact: RenalBand | HepaticFact) -> str:
+    return f" **Unverified:** {fact.unverified}" if fact.unverified else ""
 
 
 def _renal_words(ctx: CheckContext) -> str:
@@ -60,7 +64,7 @@ def renal_band(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
         bands = [b for b in covering if b.action == action]
         group = "nsaid" if exposure.has("nsaid") else exposure.name.replace(" ", "_")
         where = _renal_words(ctx)
-        notes = "\n".join(f"- {b.label}: {b.note or b.action} ({b.source.text})" for b in bands)
+        notes = "\n".join(f"- {b.label}: {b.note or b.action} ({b.source.text}){_unverified(b)}" for b in bands)
         detail_head = f"{_basis_detail(ctx)}\n\n"
         if action == "reduce":
             limits = [b.max_daily_dose for b in bands if b.max_daily_dose and b.max_daily_dose.unit == "mg"]
@@ -133,7 +137,7 @@ def hepatic_band(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
         return
     known_class = ctx.patient.child_pugh_class
     for exposure in ctx.distinct(ctx.systemic()):
-        facts = exposure.ingredient.hepatic
+        facts = [f for f in exposure.ingredient.hepatic if applies(f, exposure)]  # ER-only facts stay ER-only
         if not facts:
             continue
         if known_class:
@@ -144,22 +148,33 @@ def hepatic_band(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
         if not fitting:
             continue
         worst = min(fitting, key=lambda f: _ACTION_ORDER[f.action])
-        severity = spec.severity_for(worst.action)
         class_words = f"Child-Pugh {known_class}" if known_class else "severity not given"
-        if not known_class and worst.severity_class != "any" and severity == "critical":
-            severity = "warning"  # "avoid if severe": the severity is unknown, so assess rather than forbid
-        verb = {"avoid": "Avoid", "reduce": "Reduce", "caution": "Caution with"}[worst.action]
-        scope = "" if worst.severity_class == "any" or known_class else \
-            f" if Child-Pugh {worst.severity_class}"
+        certain = [f for f in fitting if f.severity_class == "any"]
+        if not known_class and worst.severity_class != "any" and certain:
+            # What the label says for every degree of impairment decides; its word for severe impairment is said
+            # as a condition. Acetaminophen: caution in hepatic impairment, contraindicated only when severe, so an
+            # unknown-severity cirrhosis does not push a prescriber from acetaminophen to an NSAID or an opioid.
+            lead = min(certain, key=lambda f: _ACTION_ORDER[f.action])
+            severity = spec.severity_for(lead.action)
+            scope = f"; {worst.action} if Child-Pugh {worst.severity_class}"
+        else:
+            lead = worst
+            severity = spec.severity_for(worst.action)
+            if not known_class and worst.severity_class != "any" and severity == "critical":
+                severity = "warning"  # "avoid if severe": the severity is unknown, so assess rather than forbid
+            scope = "" if worst.severity_class == "any" or known_class else \
+                f" if Child-Pugh {worst.severity_class}"
+        verb = {"avoid": "Avoid", "reduce": "Reduce", "caution": "Caution with"}[lead.action]
         detail = "\n".join(f"- Child-Pugh {f.severity_class if f.severity_class != 'any' else 'any class'}: "
-                           f"{f.action}: {f.note or ''} ({f.source.text})" for f in fitting)
-        yield ctx.finding(spec, code=f"hepatic.{exposure.name.replace(' ', '_')}.{worst.action}", severity=severity,
+                           f"{f.action}: {f.note or ''} ({f.source.text}){_unverified(f)}" for f in fitting)
+        yield ctx.finding(spec, code=f"hepatic.{exposure.name.replace(' ', '_')}.{lead.action}", severity=severity,
                           exposures=[exposure],
-                          summary=f"{verb} {exposure.name}{scope}: liver disease ({class_words})",
+                          summary=f"{verb} {exposure.name}{scope}: liver disease ({class_words})"
+                          if lead is worst else f"{verb} {exposure.name}: liver disease ({class_words}){scope}",
                           detail=f"The patient has liver disease ({class_words}).\n\n{detail}",
                           citations=[f.source for f in fitting],
                           suggestions=[suggestion(f"{verb} {exposure.name} as its label directs in hepatic "
-                                                  "impairment", "reduce_dose" if worst.action == "reduce" else
+                                                  "impairment", "reduce_dose" if lead.action == "reduce" else
                                                   "review", drug=exposure.name, line=exposure.line.ref)])
 
 
@@ -176,7 +191,7 @@ def hepatic_max_dose(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
         total, complete = ctx.total_daily(exposure.name)
         if not complete or total <= limit.amount.value:
             continue
-        yield ctx.finding(spec, exposures=[exposure],
+        yield ctx.finding(spec, exposures=[exposure], severity=limit.severity or spec.severity_for(),
                           summary=f"{exposure.name} {mg(total)}/day is above the liver-disease maximum "
                                   f"{amount_text(limit.amount)}/day",
                           detail=f"With hepatic impairment the maximum is {amount_text(limit.amount)}/day "
@@ -186,3 +201,41 @@ def hepatic_max_dose(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
                                                   "reduce_dose", drug=exposure.name, line=exposure.line.ref,
                                                   maxDailyDose={"value": limit.amount.value, "unit": "mg"})])
 
+
+
+# ------------------------------------------------------------------------------------ NSAID + RAS blocker
+@rule("renal.nsaid_ras")
+def nsaid_ras(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
+    """An NSAID with an ACE inhibitor or ARB in the patients the NSAID and ACE-inhibitor labels name: on a diuretic
+    (volume depletion; the "triple whammy") a warning, elderly or with impaired kidneys a note."""
+    nsaids = ctx.distinct(ctx.with_class("nsaid"))
+    blockers = ctx.distinct(ctx.with_class("ace_inhibitor") + ctx.with_class("arb"))
+    if not nsaids or not blockers:
+        return
+    diuretics = ctx.distinct(ctx.with_class("diuretic"))
+    risks = []
+    if ctx.age is not None and ctx.age >= spec.thresholds["min_age"]:
+        risks.append(f"age {ctx.age}")
+    if (ctx.crcl is not None and ctx.crcl < spec.thresholds["crcl_below"]) or ctx.has_condition("ckd", "dialysis"):
+        risks.append(_renal_words(ctx) if ctx.crcl is not None else "chronic kidney disease")
+    if not diuretics and not risks:
+        return
+    involved = nsaids + blockers + diuretics
+    if diuretics:
+        summary = f"NSAID + ACE inhibitor/ARB + diuretic: {names(involved)} (acute kidney injury risk)"
+    else:
+        summary = f"{names(nsaids)} with {names(blockers)}: kidney function may worsen ({', '.join(risks)})"
+    yield ctx.finding(spec, severity=spec.severity_for("with_diuretic" if diuretics else "at_risk"), exposures=involved,
+                      summary=summary,
+                      detail=("In patients who are elderly, volume-depleted (including those on diuretic therapy) "
+                              "or have renal impairment, an NSAID with an ACE inhibitor or ARB may result in "
+                              "deterioration of renal function, including possible acute renal failure (usually "
+                              "reversible); the NSAID also blunts their effect on blood pressure. "
+                              + (f"A diuretic ({names(diuretics)}) is on the list. " if diuretics else "")
+                              + (f"Risk factors here: {', '.join(risks)}. " if risks else "")
+                              + "If the NSAID is needed: keep the patient hydrated, check kidney function at the start "
+                                "and periodically, and watch blood pressure."),
+                      suggestions=[suggestion(f"Use acetaminophen or a topical NSAID instead of {nsaids[0].name}",
+                                              "substitute", drug=nsaids[0].name, line=nsaids[0].line.ref,
+                                              substitute="acetaminophen"),
+                                   suggestion("Check serum creatinine and potassium within a week", "monitor")])

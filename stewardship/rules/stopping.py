@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
-from ..engine import CheckContext, rule
+from ..context import CheckContext, rule
 from ..model import Finding
 from ..rulebook import Rule
 from ..stopping import Course, courses, helped, pain_change, taper_steps
@@ -26,7 +26,7 @@ def _taper_suggestion(ctx: CheckContext, course: Course) -> dict:
     steps = taper_steps(daily, ctx.request.as_of, taper) if daily else []
     label = f"Taper {exposure.name} off" + (f" over at least {taper.min_days} days" if taper.min_days else "") + \
         f": {taper.note}"
-    return suggestion(label[:300], "taper", drug=exposure.name, line=exposure.line.ref, steps=steps or None,
+    return suggestion(label, "taper", drug=exposure.name, line=exposure.line.ref, steps=steps or None,
                       source=taper.source.text)
 
 

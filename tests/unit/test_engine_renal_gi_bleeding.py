@@ -176,6 +176,13 @@ def test_analgesic_dose_aspirin_counts_as_an_nsaid(check):
     assert "duplication.nsaid" in outcome.codes()
 
 
+def test_aspirin_is_an_nsaid_above_325_mg_a_day_and_not_at_it(check):
+    """Beers 2023 Table 2: aspirin >325 mg/day is listed with the NSAIDs (the edge is data: dose_dependent_classes)."""
+    at_edge = check(patient(age=60, crcl=90), line("aspirin", 325, MG, "daily"), line("ibuprofen", 400, MG, "TID"))
+    above = check(patient(age=60, crcl=90), line("aspirin", 650, MG, "daily"), line("ibuprofen", 400, MG, "TID"))
+    assert "duplication.nsaid" not in at_edge.codes() and "duplication.nsaid" in above.codes()
+
+
 def test_low_dose_aspirin_with_ibuprofen_is_an_antiplatelet_interaction(check):
     outcome = check(patient(age=60, crcl=90, meds=(line("aspirin", 81, MG, "daily"),)),
                     line("ibuprofen", 400, MG, "TID"))
