@@ -1,8 +1,18 @@
-"""Findings as CDS Hooks cards: indicator = severity, `source.topic` = the finding's category, a summary under 140
-characters, markdown detail with the evidence, override reasons on warning and critical cards, a link to the
-check's page, and suggestions that carry FHIR actions where the change is concrete (remove or re-dose the draft,
-create a PPI, laxative, naloxone or acetaminophen order). Orders a suggestion creates carry an identifier naming
-the suggestion, so the card that proposed them is not shown again for them (no alert loops).
+"""Findings as CDS Hooks cards (contract section 3).
+
+By default (`cards: per_draft` in config/cds_hooks.yaml) a prescriber gets at most one interruptive card per draft
+order, one for advice about the regimen as a whole (a bowel regimen, naloxone, sedation stacked across the current
+medications) and one info card for everything that needs no action now: a pharmacist would write the result as a
+few actions, not a dozen alerts (issue 14). A card's indicator and `source.topic` are those of its most severe
+finding, its summary (under 140 characters) names the drug and the single most important action, its markdown
+detail gives every reason with its sources, and `extension["stewardship.findings"]` lists the findings it stands
+for, so that overrides and feedback stay attributable to each finding code. `cards: per_finding` answers one card
+per finding instead.
+
+Suggestions carry FHIR actions where the change is concrete (remove or re-dose the draft, create a PPI, laxative,
+naloxone or acetaminophen order); suggestions that would change the same order in different ways are offered as
+alternatives (`selectionBehavior: at-most-one`), never as one suggestion. Orders a suggestion creates carry an
+identifier naming the suggestion, so the card that proposed them is not shown again for them (no alert loops).
 """
 from __future__ import annotations
 
@@ -11,13 +21,14 @@ import hashlib
 import json
 import math
 import uuid
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from stewardship.model import Finding
+from stewardship.model import SEVERITIES, Finding, markdown_text
 from stewardship.terminology import RXNORM_SYSTEM
 
 UCUM = "http://unitsofmeasure.org"
@@ -47,6 +58,10 @@ class CdsConfig:
     prefetch: dict[str, str]
     override_reasons: list[dict]
     orderables: dict[str, dict]
+    cards: str  # one of CARD_POLICIES
+
+
+CARD_POLICIES = ("per_draft", "per_finding")
 
 
 def load_cds_config(path: Path) -> CdsConfig:
@@ -56,9 +71,12 @@ def load_cds_config(path: Path) -> CdsConfig:
     for reason in raw["override_reasons"]:
         if not all(reason.get(k) for k in ("system", "code", "display")):
             raise ValueError(f"{path.name}: an override reason needs system, code and display: {reason}")
+    cards = raw.get("cards", CARD_POLICIES[0])
+    if cards not in CARD_POLICIES:
+        raise ValueError(f"{path.name}: cards must be one of {', '.join(CARD_POLICIES)}, not {cards!r}")
     return CdsConfig(raw["source_label"], raw["topic_system"], raw["suggestion_identifier_system"], services,
                      raw["usage_requirements"], dict(raw["prefetch"]), list(raw["override_reasons"]),
-                     dict(raw["orderables"]))
+                     dict(raw["orderables"]), cards)
 
 
 @dataclass
@@ -81,29 +99,248 @@ def fingerprint(patient_id: str, finding: Finding, drafts: dict[str, DraftOrder]
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def card(finding: Finding, config: CdsConfig, check_url: str, actions: list[dict]) -> dict:
-    evidence = "\n".join(f"- [{e.citation}]({e.url})" for e in finding.evidence)
-    consider = [s["label"] for s in finding.suggestions if s.get("label")
-                and not any(a["label"] == s["label"] for a in actions)]
-    detail = finding.detail + ("\n\n**Consider:** " + "; ".join(consider) if consider else "") + \
-        (f"\n\n**Sources**\n{evidence}" if evidence else "")
+SUMMARY_MAX = 139  # CDS Hooks: a summary is one sentence "<140 characters"
+# The order in which a card's suggestions count as its single most important action: a change to the order itself
+# before an order added beside it (naloxone, for an overdose, before a laxative or a PPI), and either before advice
+# to watch or reconsider (issue 14: stop, substitute, reduce, add, monitor). The actions of
+# stewardship.rules.common.suggestion.
+ACTION_RANK = ("stop", "substitute", "reduce_dose", "taper", "hold", "offer_naloxone", "add_drug", "monitor", "review")
+ADDITIONS = frozenset({"add_drug", "offer_naloxone"})  # an order added beside the regimen, not a change to a draft
+REGIMEN, INFO = "regimen", "info"
+
+
+@dataclass(frozen=True)
+class CardGroup:
+    """The findings one card stands for, most important first: the lead sets the card's indicator and topic."""
+    kind: str  # "draft" (about one draft order), REGIMEN, INFO, or "finding" (cards: per_finding)
+    findings: tuple[Finding, ...]
+    draft: str | None = None  # the draft's ref ("regimen[0]") on a draft card
+
+    @property
+    def lead(self) -> Finding:
+        return self.findings[0]
+
+
+def _rank(proposal: dict) -> int:
+    action = proposal.get("action")
+    return ACTION_RANK.index(action) if action in ACTION_RANK else len(ACTION_RANK)
+
+
+def _importance(finding: Finding) -> tuple[int, int]:
+    """Most severe first; within a severity, the finding whose first suggestion (the rules list theirs most
+    important first) is the most concrete action."""
+    return (SEVERITIES.index(finding.severity),
+            _rank(finding.suggestions[0]) if finding.suggestions else len(ACTION_RANK) + 1)
+
+
+def home(finding: Finding, drafts: Collection[str]) -> str:
+    """Which card a finding belongs on: INFO for an info finding; else the one draft its suggestions change (an
+    NSAID on warfarin: the NSAID's card), or, without such a suggestion, the one draft it is about; else REGIMEN:
+    advice that only adds an order (a laxative, naloxone), or that is about several drafts or none (sedation
+    stacked across the draft and the current medications)."""
+    if finding.severity == "info":
+        return INFO
+    targets = {p["line"] for p in finding.suggestions if p.get("line") in drafts and p.get("action") not in ADDITIONS}
+    if len(targets) == 1:
+        return targets.pop()
+    if targets or (finding.suggestions and all(p.get("action") in ADDITIONS for p in finding.suggestions)):
+        return REGIMEN
+    about = [ref for ref in dict.fromkeys(finding.lines) if ref in drafts]
+    return about[0] if len(about) == 1 else REGIMEN
+
+
+def group_findings(findings: Sequence[Finding], drafts: Sequence[str], policy: str) -> list[CardGroup]:
+    """The cards to show: `per_draft`, one per draft order (in the order of the drafts), then the regimen card, then
+    the info card; `per_finding`, one per finding."""
+    if policy == "per_finding":
+        return [CardGroup("finding", (finding,)) for finding in findings]
+    homes: dict[str, list[Finding]] = {}
+    for finding in findings:
+        homes.setdefault(home(finding, drafts), []).append(finding)
+    return [CardGroup("draft" if key in drafts else key, tuple(sorted(homes[key], key=_importance)),
+                      key if key in drafts else None)
+            for key in (*drafts, REGIMEN, INFO) if key in homes]
+
+
+def build_cards(groups: Sequence[CardGroup], config: CdsConfig, drafts: dict[str, DraftOrder], patient_id: str,
+                result: dict, check_url: str) -> list[dict]:
+    """The groups' cards, in the groups' order. The regimen card is made first: an order it offers to add (naloxone,
+    a laxative) is not offered again on a draft card."""
+    made: dict[int, dict] = {}
+    offered: set[tuple] = set()
+    for index in sorted(range(len(groups)), key=lambda i: groups[i].kind != REGIMEN):
+        group = groups[index]
+        proposals = _merged(group, offered)
+        if group.kind == REGIMEN:
+            offered.update(proposals)
+        made[index] = _card(group, list(proposals.values()), config, drafts, patient_id, result, check_url)
+    return [made[index] for index in range(len(groups))]
+
+
+def card_fingerprint(finding_prints: Iterable[str]) -> str:
+    """A card is the set of its findings: the same findings for the same orders make the same card."""
+    return hashlib.sha256("|".join(sorted(finding_prints)).encode()).hexdigest()
+
+
+def finding_entry(finding: Finding) -> dict:
+    """A finding as `extension["stewardship.findings"]` lists it (the native API's fields; no empty values)."""
+    entry = {"code": finding.code, "category": finding.category, "severity": finding.severity,
+             "summary": finding.summary}
+    return entry | ({"drugs": list(finding.drugs)} if finding.drugs else {})
+
+
+def _effect(proposal: dict) -> tuple:
+    """What a suggestion would do, so that a change two findings propose is offered once ("Offer naloxone" and
+    "Prescribe naloxone nasal spray" add the same order)."""
+    action = proposal.get("action")
+    if action in ADDITIONS and proposal.get("drug"):
+        return ("add", proposal["drug"])
+    if action in ("stop", "substitute", "reduce_dose") and proposal.get("line"):  # what _actions can turn into FHIR
+        return (action, proposal["line"], proposal.get("substitute"),
+                json.dumps(proposal.get("maxDailyDose"), sort_keys=True), proposal.get("durationDays"))
+    return ("advice", proposal.get("label"))
+
+
+def _merged(group: CardGroup, offered: set[tuple]) -> dict[tuple, dict]:
+    """The group's suggestions, each change once, the most important first (the lead finding's first)."""
+    proposals: dict[tuple, dict] = {}
+    for finding in group.findings:
+        for proposal in finding.suggestions:
+            key = _effect(proposal)
+            if proposal.get("label") and key not in proposals and key not in offered:
+                proposals[key] = proposal
+    return proposals
+
+
+def _suggestions(proposals: list[dict], config: CdsConfig, drafts: dict[str, DraftOrder], patient_id: str,
+                 derived: dict) -> tuple[list[dict], list[str], str]:
+    """CDS suggestions for the proposals that carry FHIR actions, the labels of the others (advice), and the
+    selectionBehavior: suggestions that change the same draft (stop it, or re-dose it) are alternatives, so at most
+    one may be accepted, the most important recommended; each suggestion changes a draft in one way only."""
+    built, advice, changes = [], [], []
+    for proposal in proposals:
+        suggestion_id = str(uuid.uuid4())
+        actions = _actions(proposal, config, drafts, patient_id, derived, suggestion_id)
+        if not actions:
+            advice.append(proposal["label"])
+            continue
+        built.append({"label": proposal["label"], "uuid": suggestion_id, "actions": actions})
+        if any(action["type"] != "create" for action in actions):
+            changes.append(proposal["line"])  # _actions deletes or updates only the proposal's own draft
+    alternatives = len(changes) != len(set(changes))
+    if alternatives:
+        built[0]["isRecommended"] = True
+    return built, advice, "at-most-one" if alternatives else "any"
+
+
+def _card(group: CardGroup, proposals: list[dict], config: CdsConfig, drafts: dict[str, DraftOrder],
+          patient_id: str, result: dict, check_url: str) -> dict:
+    lead = group.lead
+    suggestions, advice, behaviour = _suggestions(proposals, config, drafts, patient_id, result["derived"])
+    if group.kind == "finding":
+        summary, detail = lead.summary, _finding_detail(lead, advice)
+    else:
+        subject = _subject(group, result) if group.kind == "draft" else None
+        main = proposals[0]["label"] if proposals and group.kind != INFO else None  # info: nothing is urgent
+        summary = _summary(group, subject, main)
+        detail = _grouped_detail(group, subject, drafts, main, suggestions, advice)
     body: dict[str, Any] = {
         "uuid": str(uuid.uuid4()),
-        "summary": finding.summary,
-        "indicator": finding.severity,
+        "summary": summary,
+        "indicator": lead.severity,
         "detail": detail,
         "source": {"label": config.source_label, "url": check_url,
-                   "topic": {"system": config.topic_system, "code": finding.category,
-                             "display": CATEGORY_LABELS.get(finding.category, finding.category)}},
+                   "topic": {"system": config.topic_system, "code": lead.category,
+                             "display": CATEGORY_LABELS.get(lead.category, lead.category)}},
         "links": [{"label": "Open this check (findings, arithmetic, pharmacist review)", "url": check_url,
                    "type": "absolute"}],
     }
-    if actions:
-        body["suggestions"] = actions
-        body["selectionBehavior"] = "any"
-    if finding.severity in ("warning", "critical"):
+    if suggestions:
+        body["suggestions"] = suggestions
+        body["selectionBehavior"] = behaviour
+    if lead.severity in ("warning", "critical"):
         body["overrideReasons"] = config.override_reasons
+    body["extension"] = {"stewardship.findings": [finding_entry(finding) for finding in group.findings]}
     return body
+
+
+def _subject(group: CardGroup, result: dict) -> str:
+    """The draft order in words: its ingredients as identified ("Hydrocodone / acetaminophen")."""
+    names = [i["name"] for entry in result.get("resolved", []) if entry.get("line") == group.draft
+             for i in entry.get("ingredients", [])]
+    text = " / ".join(names or group.lead.drugs) or "This order"
+    return text[:1].upper() + text[1:]
+
+
+def _summary(group: CardGroup, subject: str | None, main: str | None) -> str:
+    """One sentence under 140 characters: the drug and its most important action, then why (the reasons' topics);
+    the info card, its notes. Cut only at a word, never mid-word."""
+    lead, count = group.lead, len(group.findings)
+    if group.kind == INFO:
+        shown = [lead.summary]
+        for finding in group.findings[1:]:
+            if len(_notes(count, [*shown, finding.summary])) > SUMMARY_MAX:
+                break
+            shown.append(finding.summary)
+        return _fit(_notes(count, shown) if count > 1 else lead.summary)
+    head = main or lead.summary
+    if subject and subject.lower() not in head.lower():
+        head = f"{subject}: {head}"
+    reasons = f"{count} {'regimen-wide ' if group.kind == REGIMEN else ''}reasons"
+    topics = ", ".join(dict.fromkeys(CATEGORY_LABELS.get(f.category, f.category) for f in group.findings))
+    for tail in ((f" — {reasons}: {topics}", f" — {reasons}") if count > 1
+                 else ((f" — {lead.summary}",) if main else ())):
+        if len(head + tail) <= SUMMARY_MAX:
+            return head + tail
+    return _fit(head)
+
+
+def _notes(count: int, shown: list[str]) -> str:
+    rest = count - len(shown)
+    return f"{count} notes: " + "; ".join(shown) + (f" (+{rest} more)" if rest else "")
+
+
+def _fit(text: str) -> str:
+    if len(text) <= SUMMARY_MAX:
+        return text
+    return text[:SUMMARY_MAX - 1].rsplit(" ", 1)[0].rstrip(",;:-— ") + "…"
+
+
+def _sources(finding: Finding) -> str:
+    links = dict.fromkeys(f"[{e.citation}]({e.url})" for e in finding.evidence)
+    return "Sources: " + " · ".join(links) if links else ""
+
+
+def _finding_detail(finding: Finding, advice: list[str]) -> str:
+    evidence = "\n".join(f"- [{e.citation}]({e.url})" for e in dict.fromkeys(finding.evidence))
+    return finding.detail + ("\n\n**Consider:** " + "; ".join(advice) if advice else "") + \
+        (f"\n\n**Sources**\n{evidence}" if evidence else "")
+
+
+def _grouped_detail(group: CardGroup, subject: str | None, drafts: dict[str, DraftOrder], main: str | None,
+                    suggestions: list[dict], advice: list[str]) -> str:
+    count = len(group.findings)
+    reasons = f"{count} reason{'s' if count > 1 else ''}"
+    if group.kind == "draft":
+        intro = f"**{subject}** (draft order {markdown_text(drafts[group.draft].id)}): {reasons} below."
+    elif group.kind == REGIMEN:
+        intro = f"**The regimen as a whole** (the draft orders with the current medications): {reasons} below."
+    else:
+        intro = f"**For information**, nothing to act on now: {count} note{'s' if count > 1 else ''} below."
+    parts = [intro]
+    if main:
+        parts.append(f"**Most important:** {main}")
+    offered = [s["label"] for s in suggestions if s["label"] != main]
+    if offered:
+        parts.append("**Also offered:** " + "; ".join(offered))
+    others = [label for label in advice if label != main]
+    if others:
+        parts.append("**Consider:** " + "; ".join(others))
+    for number, finding in enumerate(group.findings, 1):
+        parts.append(f"**{number}. {finding.summary}** ({finding.severity}; "
+                     f"{CATEGORY_LABELS.get(finding.category, finding.category)})")
+        parts.extend(text for text in (finding.detail, _sources(finding)) if text)
+    return "\n\n".join(parts)
 
 
 def edge_card(summary: str, detail: str, indicator: str, config: CdsConfig, check_url: str) -> dict:
@@ -112,18 +349,6 @@ def edge_card(summary: str, detail: str, indicator: str, config: CdsConfig, chec
             "source": {"label": config.source_label, "url": check_url,
                        "topic": {"system": config.topic_system, "code": "unresolved",
                                  "display": CATEGORY_LABELS["unresolved"]}}}
-
-
-def suggestions_with_actions(finding: Finding, config: CdsConfig, drafts: dict[str, DraftOrder], patient_id: str,
-                             derived: dict) -> list[dict]:
-    """CDS suggestions for the finding's concrete suggestions (FHIR create / update / delete of draft orders)."""
-    built = []
-    for proposal in finding.suggestions:
-        suggestion_id = str(uuid.uuid4())
-        actions = _actions(proposal, config, drafts, patient_id, derived, suggestion_id)
-        if actions:
-            built.append({"label": proposal["label"][:200], "uuid": suggestion_id, "actions": actions})
-    return built
 
 
 def _actions(proposal: dict, config: CdsConfig, drafts: dict[str, DraftOrder], patient_id: str, derived: dict,

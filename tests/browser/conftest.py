@@ -81,11 +81,14 @@ def live_app(browser, tmp_path) -> Iterator[LiveApp]:
 
 @pytest.fixture
 def new_page(browser, live_app) -> Iterator:
-    """new_page() -> a page in its own browser context (its own cookies: one person each)."""
+    """new_page() -> a page in its own browser context (its own cookies: one person each). `width` sets the
+    viewport (390: a phone); `for_axe` lets axe-core's script tag in past the app's CSP (the app's own scripts are
+    held to it as always)."""
     contexts = []
 
-    def open_page():
-        context = browser.new_context(base_url=live_app.url, viewport={"width": 1280, "height": 900})
+    def open_page(width: int = 1280, for_axe: bool = False):
+        context = browser.new_context(base_url=live_app.url, viewport={"width": width, "height": 900},
+                                      bypass_csp=for_axe)
         contexts.append(context)
         return context.new_page()
 
@@ -96,11 +99,27 @@ def new_page(browser, live_app) -> Iterator:
 
 @pytest.fixture
 def screenshot():
-    """screenshot(page, name): saved under $STEWARDSHIP_SCREENSHOTS when set, else nothing."""
+    """screenshot(page, name, height=None): saved under $STEWARDSHIP_SCREENSHOTS when set, else nothing; the whole
+    page, or its top `height` pixels."""
     folder = os.environ.get("STEWARDSHIP_SCREENSHOTS")
 
-    def save(page, name: str) -> None:
+    def save(page, name: str, height: int | None = None) -> None:
         if folder:
             Path(folder).mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+            clip = {"x": 0, "y": 0, "width": page.viewport_size["width"], "height": height} if height else None
+            page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True, clip=clip)
     return save
+
+
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"  # axe-core 4.14.1, MPL-2.0 (vendor/axe-core)
+SERIOUS = ("serious", "critical")
+
+
+def axe_violations(page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it stands (WCAG 2.x A and AA rules and best
+    practices), one line each: rule, impact, and the first offending elements."""
+    page.add_script_tag(path=str(AXE))
+    results = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    assert results["passes"], "axe-core checked nothing"  # a silent axe would pass every page
+    return [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes'][:3]]}"
+            for v in results["violations"] if v["impact"] in SERIOUS]

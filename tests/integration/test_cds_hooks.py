@@ -30,15 +30,41 @@ def ehr_key():
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
+def issuer_entry(key, *, iss: str = ISS, kid: str = "ehr-1", fhir_servers: tuple[str, ...] = (),
+                 loopback: bool = True) -> dict:
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    return {"iss": iss, "jwks": {"keys": [{**public, "kid": kid, "use": "sig", "alg": "RS384"}]},
+            "fhirServers": list(fhir_servers), "allowHttpLoopback": loopback}
+
+
 @pytest.fixture
-def cds_app(settings, tmp_path, ehr_key):
-    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(ehr_key.public_key()))
-    issuers = tmp_path / "issuers.json"
-    issuers.write_text(json.dumps([{"iss": ISS, "jwks": {"keys": [{**public, "kid": "ehr-1", "use": "sig",
-                                                                   "alg": "RS384"}]}}]))
-    application = create_app(replace(settings, cds_issuers=issuers))
-    yield application
-    application.extensions["store"].engine.dispose()
+def trusting(settings, tmp_path):
+    """trusting(*issuer entries, **settings) -> an app that trusts those EHRs (disposed after the test)."""
+    made = []
+
+    def make(*entries: dict, **changes):
+        issuers = tmp_path / f"issuers-{len(made)}.json"
+        issuers.write_text(json.dumps(list(entries)))
+        application = create_app(replace(settings, cds_issuers=issuers, public_url=BASE, **changes))
+        made.append(application)
+        return application
+    yield make
+    for application in made:
+        application.extensions["store"].engine.dispose()
+
+
+@pytest.fixture
+def cds_app(trusting, ehr_key):
+    return trusting(issuer_entry(ehr_key))
+
+
+def poster(application, key, **defaults):
+    client = application.test_client()
+
+    def post(path: str, body: dict, **token_options):
+        headers = {"Authorization": f"Bearer {token(key, path, **{**defaults, **token_options})}"}
+        return client.post(path, json=body, headers=headers)
+    return post
 
 
 def token(key, path: str, *, aud: str | None = None, exp_in: int = 300, jti: str | None = None, kid: str = "ehr-1",
@@ -50,12 +76,15 @@ def token(key, path: str, *, aud: str | None = None, exp_in: int = 300, jti: str
 
 @pytest.fixture
 def call(cds_app, ehr_key):
-    client = cds_app.test_client()
+    return poster(cds_app, ehr_key)
 
-    def post(path: str, body: dict, **token_options):
-        headers = {"Authorization": f"Bearer {token(ehr_key, path, **token_options)}"}
-        return client.post(path, json=body, headers=headers)
-    return post
+
+@pytest.fixture
+def call_with_fhir(trusting, ehr_key):
+    """call_with_fhir(server base, **settings) -> post, from an EHR whose trust entry lists that FHIR server."""
+    def make(base: str, **changes):
+        return poster(trusting(issuer_entry(ehr_key, fhir_servers=(base,)), **changes), ehr_key)
+    return make
 
 
 def medication_request(order_id: str, rxcui: str, *, status: str = "draft", dose: dict | None = None,
@@ -116,12 +145,22 @@ def hook_body(hook: str, drafts: list[dict], prefetch: dict | None = None, **ext
 IBUPROFEN_600 = medication_request("draft-ibu", "197806", dose={"value": 1, "unit": "{tablet}"}, per_day=3)
 
 
-def codes(response) -> dict[str, str]:
-    return {c["summary"]: c["indicator"] for c in response.get_json()["cards"]}
+def stands_for(card: dict) -> list[dict]:
+    """The findings a card stands for (by default one card per draft order stands for all of that order's)."""
+    return card.get("extension", {}).get("stewardship.findings", [])
 
 
-def card_for(response, topic: str) -> dict:
-    return next(c for c in response.get_json()["cards"] if c["source"]["topic"]["code"] == topic)
+def findings_shown(response) -> list[dict]:
+    return [finding for card in response.get_json()["cards"] for finding in stands_for(card)]
+
+
+def shows(cards: list[dict], category: str) -> bool:
+    return any(finding["category"] == category for card in cards for finding in stands_for(card))
+
+
+def card_for(response, category: str) -> dict:
+    """The card that stands for a finding of that category."""
+    return next(c for c in response.get_json()["cards"] if shows([c], category))
 
 
 # ---------------------------------------------------------------------------------------------------- discovery
@@ -141,8 +180,9 @@ def test_labs_left_out_of_prefetch_without_a_fhir_server_are_said_not_guessed(ca
     prefetch = {k: v for k, v in prefetch_78_ckd4_on_warfarin().items() if k not in ("creatinine", "egfr", "weight")}
     response = call(SIGN, hook_body("order-sign", [IBUPROFEN_600], prefetch))
     assert response.status_code == 200
-    renal = [c for c in response.get_json()["cards"] if c["source"]["topic"]["code"] == "renal"]
-    assert renal and all(c["indicator"] == "info" and "not checked" in c["summary"] for c in renal)
+    renal = [f for f in findings_shown(response) if f["category"] == "renal"]
+    assert renal and all(f["severity"] == "info" and "not checked" in f["summary"] for f in renal)
+    assert all(c["indicator"] == "info" for c in response.get_json()["cards"] if shows([c], "renal"))
 
 
 # ------------------------------------------------------------------------------------------------ the cards
@@ -153,7 +193,9 @@ def test_order_sign_nsaid_for_a_78_year_old_with_ckd4_on_warfarin(call):
     renal = card_for(response, "renal")
     assert renal["indicator"] == "critical" and "ibuprofen" in renal["summary"] and len(renal["summary"]) < 140
     assert renal["source"]["topic"]["system"] == "urn:stewardship:finding-category"
-    assert card_for(response, "bleeding")["indicator"] == "critical"
+    assert {f["category"]: f["severity"] for f in stands_for(renal)}["renal"] == "critical"
+    assert card_for(response, "bleeding")["uuid"] == renal["uuid"]  # one card for the ibuprofen order, every reason
+    assert [c["indicator"] for c in cards].count("critical") == 1
     for card in cards:
         assert card["uuid"] and card["source"]["label"] and card["links"][0]["type"] == "absolute"
         if card["indicator"] in ("warning", "critical"):
@@ -180,7 +222,7 @@ def test_a_clean_order_gets_no_cards(call):
 def test_a_branded_combination_product_counts_every_ingredient(call):
     norco = medication_request("draft-norco", "857001", dose={"value": 1, "unit": "{tablet}"}, every_hours=4)
     response = call(SIGN, hook_body("order-sign", [norco]))
-    summaries = " ".join(codes(response))
+    summaries = " ".join(f["summary"] for f in findings_shown(response))
     assert "60 MME/day" in summaries  # hydrocodone 10 mg x 6 a day
     assert card_for(response, "opioid")
 
@@ -191,18 +233,19 @@ def test_order_select_cards_are_about_the_selected_order(call):
     response = call(SELECT, body)
     assert response.status_code == 200
     assert all("ibuprofen" not in c["summary"] for c in response.get_json()["cards"])
+    assert all("ibuprofen" not in f["summary"] for f in findings_shown(response))
 
 
 # ------------------------------------------------------------------------------------- no repeats, no loops
 def test_a_card_shown_at_order_select_is_not_repeated_at_order_sign_for_the_same_order(call):
     shown = call(SELECT, hook_body("order-select", [IBUPROFEN_600])).get_json()["cards"]
-    assert any(c["source"]["topic"]["code"] == "renal" for c in shown)
+    assert shows(shown, "renal")
     signed = call(SIGN, hook_body("order-sign", [IBUPROFEN_600])).get_json()["cards"]
-    assert not any(c["source"]["topic"]["code"] == "renal" for c in signed)
+    assert not shows(signed, "renal")
     changed = copy.deepcopy(IBUPROFEN_600)
     changed["dosageInstruction"][0]["timing"]["repeat"]["frequency"] = 4
     again = call(SIGN, hook_body("order-sign", [changed])).get_json()["cards"]
-    assert any(c["source"]["topic"]["code"] == "renal" for c in again)
+    assert shows(again, "renal")
 
 
 def test_a_card_held_back_from_one_prescriber_is_shown_to_another_who_signs_the_order(call):
@@ -210,16 +253,16 @@ def test_a_card_held_back_from_one_prescriber_is_shown_to_another_who_signs_the_
     other = hook_body("order-sign", [IBUPROFEN_600])
     other["context"]["userId"] = "Practitioner/prac-2"
     signed = call(SIGN, other).get_json()["cards"]
-    assert any(c["source"]["topic"]["code"] == "renal" and c["indicator"] == "critical" for c in signed)
+    assert any(shows([c], "renal") and c["indicator"] == "critical" for c in signed)
 
 
 def test_an_order_created_by_accepting_a_suggestion_does_not_re_fire_its_card(call):
     first = call(SIGN, hook_body("order-sign", [IBUPROFEN_600])).get_json()["cards"]
-    renal = next(c for c in first if c["source"]["topic"]["code"] == "renal")
+    renal = next(c for c in first if shows([c], "renal"))
     created = next(a["resource"] for s in renal["suggestions"] for a in s["actions"] if a["type"] == "create")
     created["id"] = "draft-apap-from-suggestion"
     followup = call(SIGN, hook_body("order-sign", [created])).get_json()["cards"]
-    assert not [c for c in followup if c["source"]["topic"]["code"] == "renal"], followup
+    assert not shows(followup, "renal"), followup
 
 
 def test_a_repeated_hook_instance_gets_the_same_answer_and_one_stored_check(call, cds_app):
@@ -275,56 +318,59 @@ def test_null_prefetch_means_no_data_not_missing(call):
     ({"kid": "unknown-key"}, "unknown_key"),
     ({"iss": "https://stranger.example.org"}, "unknown_issuer"),
 ])
-def test_an_untrusted_token_is_401_and_nothing_is_checked(call, cds_app, options, reason):
+def test_an_untrusted_token_is_401_and_nothing_is_checked(call, cds_app, options, reason, caplog):
     response = call(SIGN, hook_body("order-sign", [IBUPROFEN_600]), **options)
-    assert response.status_code == 401 and response.get_json()["reason"] == reason
+    assert refused(response, caplog) == reason
     with cds_app.extensions["store"].engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(checks)).scalar() == 0
 
 
-def test_no_token_is_401(cds_app):
+def refused(response, caplog) -> str:
+    """The refusal's reason as logged; the caller is told only that it was refused (no issuer or key enumeration)."""
+    assert response.status_code == 401
+    assert set(response.get_json()) == {"error", "message"}
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("CDS client refused: ")][-1] \
+        .removeprefix("CDS client refused: ")
+
+
+def test_no_token_is_401(cds_app, caplog):
     response = cds_app.test_client().post(SIGN, json=hook_body("order-sign", [IBUPROFEN_600]))
-    assert response.status_code == 401 and response.get_json()["reason"] == "missing_token"
+    assert refused(response, caplog) == "missing_token"
 
 
-def test_a_token_signed_with_the_wrong_key_is_401(cds_app):
+def test_a_token_signed_with_the_wrong_key_is_401(cds_app, caplog):
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     response = cds_app.test_client().post(SIGN, json=hook_body("order-sign", [IBUPROFEN_600]),
                                           headers={"Authorization": f"Bearer {token(stranger, SIGN)}"})
-    assert response.status_code == 401 and response.get_json()["reason"] == "bad_signature"
+    assert refused(response, caplog) == "bad_signature"
 
 
 @pytest.mark.parametrize("alg", ["HS256", "none"])
-def test_hmac_and_none_are_refused(cds_app, alg):
+def test_hmac_and_none_are_refused(cds_app, alg, caplog):
     forged = jwt.encode({"iss": ISS, "aud": BASE + SIGN, "iat": int(time.time()), "exp": int(time.time()) + 60,
                          "jti": "x"}, "a-shared-secret-of-at-least-32-bytes!" if alg == "HS256" else None, algorithm=alg,
                         headers={"kid": "ehr-1"})
     response = cds_app.test_client().post(SIGN, json=hook_body("order-sign", [IBUPROFEN_600]),
                                           headers={"Authorization": f"Bearer {forged}"})
-    assert response.status_code == 401 and response.get_json()["reason"] == "algorithm_not_allowed"
+    assert refused(response, caplog) == "algorithm_not_allowed"
 
 
-def test_a_replayed_token_is_401(cds_app, ehr_key):
+def test_a_replayed_token_is_401(cds_app, ehr_key, caplog):
     client = cds_app.test_client()
     headers = {"Authorization": f"Bearer {token(ehr_key, SIGN, jti='once')}"}
     assert client.post(SIGN, json=hook_body("order-sign", [IBUPROFEN_600]), headers=headers).status_code == 200
     replay = client.post(SIGN, json=hook_body("order-sign", [IBUPROFEN_600]), headers=headers)
-    assert replay.status_code == 401 and replay.get_json()["reason"] == "token_replayed"
+    assert refused(replay, caplog) == "token_replayed"
 
 
-def test_an_ec_key_issuer_is_trusted_too(settings, tmp_path):
+def test_an_ec_key_issuer_is_trusted_too(trusting):
     key = ec.generate_private_key(ec.SECP384R1())
     public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
-    issuers = tmp_path / "ec-issuers.json"
-    issuers.write_text(json.dumps([{"iss": ISS, "jwks": {"keys": [{**public, "kid": "ec-1"}]}}]))
-    application = create_app(replace(settings, cds_issuers=issuers))
-    try:
-        signed = token(key, SIGN, kid="ec-1", alg="ES384")
-        response = application.test_client().post(SIGN, json=hook_body("order-sign", [IBUPROFEN_600]),
-                                                  headers={"Authorization": f"Bearer {signed}"})
-        assert response.status_code == 200
-    finally:
-        application.extensions["store"].engine.dispose()
+    application = trusting({"iss": ISS, "jwks": {"keys": [{**public, "kid": "ec-1"}]}})
+    signed = token(key, SIGN, kid="ec-1", alg="ES384")
+    response = application.test_client().post(SIGN, json=hook_body("order-sign", [IBUPROFEN_600]),
+                                              headers={"Authorization": f"Bearer {signed}"})
+    assert response.status_code == 200
 
 
 def test_without_trusted_issuers_hook_calls_are_refused(settings):
@@ -345,48 +391,41 @@ def _fhir_body(server_url: str, prefetch: dict | None = None) -> dict:
                                         "scope": "patient/*.read", "subject": "stewardship"})
 
 
-def test_what_prefetch_left_out_is_read_from_the_fhir_server(call):
+def test_what_prefetch_left_out_is_read_from_the_fhir_server(call_with_fhir):
     resources = [prefetch_78_ckd4_on_warfarin()["patient"], CKD4, WARFARIN,
                  observation("2160-0", 2.1, "mg/dL"), observation("29463-7", 61, "kg")]
     with FhirServer(resources, token="fhir-token") as server:
-        response = call(SIGN, _fhir_body(server.base))
+        response = call_with_fhir(server.base)(SIGN, _fhir_body(server.base))
     assert response.status_code == 200
     assert card_for(response, "renal")["indicator"] == "critical"
     assert card_for(response, "bleeding")["indicator"] == "critical"
 
 
-def test_a_dead_fhir_server_fails_soft_with_a_card_saying_what_was_not_checked(call):
+def test_a_dead_fhir_server_fails_soft_with_a_card_saying_what_was_not_checked(call_with_fhir):
     with FhirServer([], fail_with=503) as server:
         prefetch = {"patient": prefetch_78_ckd4_on_warfarin()["patient"]}
-        response = call(SIGN, _fhir_body(server.base, prefetch))
+        response = call_with_fhir(server.base)(SIGN, _fhir_body(server.base, prefetch))
     assert response.status_code == 200
     unchecked = [c for c in response.get_json()["cards"] if c["summary"].startswith("Not checked")]
     assert unchecked and unchecked[0]["indicator"] == "warning"
 
 
-def test_a_slow_fhir_server_costs_at_most_its_timeout(settings, tmp_path, ehr_key):
-    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(ehr_key.public_key()))
-    issuers = tmp_path / "issuers.json"
-    issuers.write_text(json.dumps([{"iss": ISS, "jwks": {"keys": [{**public, "kid": "ehr-1"}]}}]))
-    application = create_app(replace(settings, cds_issuers=issuers, fhir_timeout=0.3))
-    try:
-        with FhirServer([], delay=3) as server:
-            started = time.monotonic()
-            body = _fhir_body(server.base, {"patient": prefetch_78_ckd4_on_warfarin()["patient"],
-                                            "conditions": None, "medications": None})
-            response = application.test_client().post(
-                SIGN, json=body, headers={"Authorization": f"Bearer {token(ehr_key, SIGN)}"})
-            elapsed = time.monotonic() - started
-        assert response.status_code == 200 and elapsed < 2.5  # three lab queries, each cut at 0.3 s
-    finally:
-        application.extensions["store"].engine.dispose()
+def test_a_slow_fhir_server_costs_at_most_its_timeout(call_with_fhir):
+    with FhirServer([], delay=3) as server:
+        post = call_with_fhir(server.base, fhir_timeout=0.3)
+        started = time.monotonic()
+        response = post(SIGN, _fhir_body(server.base, {"patient": prefetch_78_ckd4_on_warfarin()["patient"],
+                                                      "conditions": None, "medications": None}))
+        elapsed = time.monotonic() - started
+    assert response.status_code == 200 and elapsed < 2.5  # three lab queries, each cut at 0.3 s
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_every_synthea_sample_patient_is_checked_without_error(call):
+def test_every_synthea_sample_patient_is_checked_without_error(call_with_fhir):
     resources = load_samples()
     patients = [r for r in resources if r["resourceType"] == "Patient"]
     with FhirServer(resources) as server:
+        call = call_with_fhir(server.base)
         for person in patients:
             body = hook_body("order-sign", [IBUPROFEN_600], {}, fhirServer=server.base)
             body["context"]["patientId"] = person["id"]
@@ -397,7 +436,7 @@ def test_every_synthea_sample_patient_is_checked_without_error(call):
 # ---------------------------------------------------------------------------------------------------- feedback
 def test_feedback_is_stored_against_the_check_once(call, cds_app):
     cards = call(SIGN, hook_body("order-sign", [IBUPROFEN_600])).get_json()["cards"]
-    renal = next(c for c in cards if c["source"]["topic"]["code"] == "renal")
+    renal = next(c for c in cards if shows([c], "renal"))
     items = {"feedback": [
         {"card": renal["uuid"], "outcome": "accepted", "acceptedSuggestions": [{"id": renal["suggestions"][0]["uuid"]}],
          "outcomeTimestamp": "2026-11-27T10:00:00Z"},
@@ -434,5 +473,6 @@ def test_codes_that_do_not_map_become_info_cards_never_errors(call):
         {"system": "http://snomed.info/sct", "code": "55822004"}]}})
     response = call(SIGN, hook_body("order-sign", [IBUPROFEN_600], prefetch))
     assert response.status_code == 200
-    unresolved = [c for c in response.get_json()["cards"] if c["source"]["topic"]["code"] == "unresolved"]
+    unresolved = [c for c in response.get_json()["cards"] if shows([c], "unresolved")]
     assert unresolved and all(c["indicator"] == "info" and "overrideReasons" not in c for c in unresolved)
+    assert all(f["severity"] == "info" for f in findings_shown(response) if f["category"] == "unresolved")

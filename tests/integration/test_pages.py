@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from adapters.reviews import ReviewStore, audit_log, review_decisions, signin_attempts
-from adapters.storage import cds_cards, cds_feedback, cds_hook_calls
+from adapters.storage import cds_card_findings, cds_cards, cds_feedback, cds_hook_calls
 from stewardship import accounts
 
 PASSWORD = "correct horse battery"
@@ -119,7 +119,7 @@ def test_a_prescriber_checks_a_regimen_and_sees_the_findings_explained(client, a
     response = _submit(client, OLDER_CKD_FORM)
     assert response.status_code == 303
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    for text in ("renal.nsaid.avoid", "sedation.opioid_gabapentinoid", "CrCl 23.5 mL/min", "cockcroft-gault",
+    for text in ("renal.nsaid.avoid", "sedation.opioid_gabapentinoid", "CrCl 23.5 mL/min", "Cockcroft–Gault",
                  "30 MME/day", "4,000 mg/day left", "https://doi.org/10.1111/jgs.18372", "Use acetaminophen instead",
                  "ordered line 1", "RxCUI 5640", "Side-effect load per drug", "<svg role=\"img\""):
         assert text in page, text
@@ -153,9 +153,10 @@ def test_a_prescriber_cannot_open_the_queue_or_another_prescribers_check(client,
     other = _submit(client, OLDER_CKD_FORM).headers["Location"]
     client.post("/signout", data={"csrf_token": _csrf(client.get("/").get_data(as_text=True))})
     sign_in(client, "dr.lee")
-    for path in ("/reviews", "/rules", other):
+    for path in ("/reviews", "/rules"):
         response = client.get(path)
         assert response.status_code == 403 and "<h1>403" in response.get_data(as_text=True)
+    assert client.get(other).status_code == 404  # another's check is as good as absent: its id tells nothing
     own = _submit(client, OLDER_CKD_FORM).headers["Location"]
     assert client.get(own).status_code == 200
     token = _csrf(client.get(own).get_data(as_text=True))
@@ -213,6 +214,9 @@ def _feedback(app, check_id: str) -> None:
             for n, (code, summary, label) in enumerate((
                 ("renal.nsaid.avoid", "Avoid ibuprofen", "Use acetaminophen instead"),
                 ("sedation.opioid_gabapentinoid", "Opioid with a gabapentinoid", "Lower gabapentin")))])
+        connection.execute(cds_card_findings.insert(), [  # the finding each card stands for
+            {"card_uuid": f"card-{n}", "fingerprint": f"f{n}", "code": code, "category": code.split(".")[0],
+             "severity": "critical"} for n, code in enumerate(("renal.nsaid.avoid", "sedation.opioid_gabapentinoid"))])
         connection.execute(cds_feedback.insert(), [
             {"card_uuid": "card-0", "check_id": check_id, "service_id": "order-sign", "outcome": "overridden",
              "accepted_suggestions": [], "override_code": "benefit-outweighs-risk",
@@ -244,7 +248,8 @@ def test_rule_statistics_count_firing_overrides_and_decisions(client, app, peopl
     renal = stats["renal.nsaid.avoid"]
     assert renal["checks"] == 1 and renal["cardsShown"] == 1 and renal["overridden"] == 1
     assert renal["overrideRate"] == 1.0 and renal["overrideReasons"] == {"Benefit outweighs risk <b>": 1}
-    assert renal["decisions"]["rejected"] == 1 and renal["actedOn"] == 1
+    # the rejection named no finding: shown for the check, credited to no rule (issue 14)
+    assert renal["decisions"]["rejected"] == 1 and renal["actedOn"] == 0 and renal["unattributedDecisions"] == 1
     assert stats["sedation.opioid_gabapentinoid"]["accepted"] == 1
     assert next(iter(stats)) == "renal.nsaid.avoid"  # the most overridden first
     page = client.get("/rules").get_data(as_text=True)

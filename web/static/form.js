@@ -1,7 +1,11 @@
-// The form's only script (the page works without it): drug autocomplete into a shared <datalist>, and "add a
-// line" buttons that copy the last line with the next index. Loaded as a file: the CSP allows no inline script.
+// The form's only script (the page works without it): focus on the error summary, drug autocomplete into a shared
+// <datalist>, and "add a line" buttons that copy the last line with the next index. Loaded as a file: the CSP allows no inline script.
 "use strict";
 (function () {
+  // After a refused submit, focus goes to the list of problems, so that a screen reader reads it first.
+  const problems = document.getElementById("error-summary");
+  if (problems) problems.focus();
+
   const suggestions = document.getElementById("drug-suggestions");
   let pending = null;
 
