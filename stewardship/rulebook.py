@@ -8,6 +8,8 @@ do nothing. A site overrides single settings with a YAML file named by STEWARDSH
 """
 from __future__ import annotations
 
+import hashlib
+import importlib.resources
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -15,11 +17,11 @@ from typing import Any, Mapping
 import yaml
 from marshmallow import Schema, ValidationError, fields, validate
 
-from .knowledge import Citation, Citations, KnowledgeBase, KnowledgeBaseError, SourceSchema, _flatten
+from .knowledge import Citation, Citations, KnowledgeBase, KnowledgeBaseError, ReviewedSchema, SourceSchema, _flatten
 from .model import CATEGORIES, CONDITIONS, SEVERITIES
 from .stopping import StoppingBook, load_stopping_book
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config"
+DEFAULT_CONFIG = Path(str(importlib.resources.files("config")))  # travels with the code: see settings.packaged
 
 class RuleSchema(Schema):
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
@@ -98,6 +100,7 @@ class Rulebook:
     drug_disease: tuple[DrugDiseaseEntry, ...]
     citations: Mapping[str, dict]
     stopping: StoppingBook
+    version: str  # the rules in force: see rules_version
 
     def cite(self, text: str) -> Citation:
         source_id, _, locator = text.partition(": ")
@@ -124,6 +127,7 @@ def _check_severity(key: str, severity: Any) -> None:
 def load_rulebook(kb: KnowledgeBase, directory: Path | str = DEFAULT_CONFIG,
                   override: Path | str | None = None) -> Rulebook:
     root = Path(directory)
+    check_reviews(root)
     raw = yaml.safe_load((root / "rules.yaml").read_text(encoding="utf-8"))
     site = (yaml.safe_load(Path(override).read_text(encoding="utf-8")) or {}) if override else {}
     raw = _merge(raw, {"rules": site.get("rules") or {}})
@@ -169,4 +173,27 @@ def load_rulebook(kb: KnowledgeBase, directory: Path | str = DEFAULT_CONFIG,
                                         loaded["severity"], loaded["summary"], loaded["detail"],
                                         tuple(cite(s, f"drug_disease.yaml: entry {key!r}") for s in loaded["sources"])))
     stopping = load_stopping_book(kb, root / "stopping_rules.yaml", site.get("stopping_rules"), citations)
-    return Rulebook(rules, tuple(entries), citations, stopping)
+    return Rulebook(rules, tuple(entries), citations, stopping, rules_version(kb, root, override))
+
+
+def check_reviews(config_dir: Path) -> None:
+    """Every file of the site configuration says who checked it, when, and when it is next reviewed, as the
+    knowledge base's files do: a file without a valid `reviewed:` block stops start-up, naming it."""
+    for path in sorted(Path(config_dir).glob("*.yaml")):
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        try:
+            ReviewedSchema().load(raw.get("reviewed") if isinstance(raw, dict) else None)
+        except ValidationError as error:
+            raise KnowledgeBaseError(f"{path.name}: reviewed: {_flatten(error.messages)}") from None
+
+
+def rules_version(kb: KnowledgeBase, config_dir: Path, override: Path | str | None) -> str:
+    """One hash for everything that decides an answer: the knowledge base (its own version hashes drugdata/),
+    every YAML file of the site configuration and the site override, so any stored answer can be traced to the
+    rules that produced it (issue 15). Files are hashed with their names, in name order."""
+    digest = hashlib.sha256(kb.version.encode())
+    for path in sorted(Path(config_dir).rglob("*.yaml")):  # the configuration, not the package's own files
+        digest.update(path.relative_to(config_dir).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    if override:
+        digest.update(b"override\0" + Path(override).read_bytes())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,158 @@
+"""What a rule sees and how rules are registered: the rules' input types (one exposure per ingredient of a line, the
+check's context) and the registry that `config/rules.yaml` keys name. The engine builds a CheckContext and runs the
+registered functions; the rules import this module, never the engine, so neither imports the other."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from .knowledge import Citation, Ingredient, KnowledgeBase
+from .model import CheckRequest, DrugLine, Evidence, Finding, Patient
+from .rulebook import Rule, Rulebook
+from .terminology import Resolution, Resolver, Unresolved
+
+SUMMARY_LIMIT = 140  # CDS Hooks card summary: "<140 characters"
+TOPICAL_ROUTES = ("topical",)
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """One ingredient of one line, as the rules see it."""
+    line: DrugLine
+    ingredient: Ingredient
+    classes: frozenset[str]
+    effects: Mapping[str, int]
+    systemic: bool
+    route: str
+    extended_release: bool
+    daily: float | None  # per day, in daily_unit
+    daily_unit: str | None  # "mg", or "mcg/h" for a patch
+    not_computable: str | None  # why `daily` is None
+    line_ingredients: tuple[str, ...]
+    salt: str | None = None  # the salt the line's amount was stated in; `daily` is converted to the ingredient
+
+    @property
+    def name(self) -> str:
+        return self.ingredient.name
+
+    @property
+    def ordered(self) -> bool:
+        """Part of the regimen being ordered now (not a current medication)."""
+        return not self.line.current
+
+    def grade(self, effect: str) -> int:
+        return self.effects.get(effect, 0)
+
+    def has(self, klass: str) -> bool:
+        return klass in self.classes
+
+
+@dataclass
+class CheckContext:
+    request: CheckRequest
+    kb: KnowledgeBase
+    rulebook: Rulebook
+    resolutions: dict[str, Resolution | Unresolved]
+    exposures: list[Exposure]
+    derived: dict
+    superseded: list[DrugLine] = field(default_factory=list)  # current medications continued by a regimen line
+    all_exposures: list[Exposure] = field(default_factory=list)  # superseded lines included
+    resolver: Resolver | None = None
+    resolved_from: dict[str, str] = field(default_factory=dict)  # line ref -> the candidate that identified it
+
+    # ---- patient facts
+    @property
+    def patient(self) -> Patient:
+        return self.request.patient
+
+    @property
+    def age(self) -> int | None:
+        return self.derived.get("ageYears")
+
+    @property
+    def conditions(self) -> frozenset[str]:
+        """Condition keywords that count: current ones, and history where history is the point (an ulcer, a fall, a
+        substance use disorder in remission), from keywords, codes or text, with what they imply (dialysis: ckd)."""
+        return self.derived["conditions"]
+
+    def has_condition(self, *keywords: str) -> bool:
+        return any(k in self.conditions for k in keywords)
+
+    @property
+    def crcl(self) -> float | None:
+        return self.derived.get("crclMlMin")
+
+    def resolutions_for_text(self, text: str) -> list[str]:
+        """Ingredient names a free-text drug (as in an outcome) stands for."""
+        result = self.resolver.resolve(text) if self.resolver else None
+        return [i.name for i in result.ingredients if i.known] if result is not None and result.resolved else []
+
+    # ---- drugs
+    def systemic(self) -> list[Exposure]:
+        return [e for e in self.exposures if e.systemic]
+
+    def with_class(self, klass: str) -> list[Exposure]:
+        return [e for e in self.exposures if e.systemic and e.has(klass)]
+
+    def distinct(self, exposures: Iterable[Exposure]) -> list[Exposure]:
+        """One exposure per ingredient (the first ordered one, else the first)."""
+        chosen: dict[str, Exposure] = {}
+        for exposure in sorted(exposures, key=lambda e: (not e.ordered, e.line.ref)):
+            chosen.setdefault(exposure.name, exposure)
+        return list(chosen.values())
+
+    def total_daily(self, name: str, unit: str = "mg") -> tuple[float, bool]:
+        """The ingredient's total per day over all active lines, and whether every line could be counted."""
+        total, complete = 0.0, True
+        for exposure in self.exposures:
+            if exposure.name != name:
+                continue
+            if exposure.daily is None or exposure.daily_unit != unit:
+                complete = False
+            else:
+                total += exposure.daily
+        return total, complete
+
+    # ---- building findings
+    def cite(self, text: str) -> Citation:
+        return self.rulebook.cite(text)
+
+    def finding(self, rule: Rule, *, summary: str, detail: str, exposures: Iterable[Exposure] = (),
+                severity: str | None = None, code: str | None = None, drugs: Iterable[str] | None = None,
+                citations: Iterable[Citation] = (), suggestions: Iterable[dict] = (),
+                lines: Iterable[str] = (), sources: Iterable[Citation] | None = None) -> Finding:
+        """A finding of `rule`, citing `citations` (the facts it used) and then the rule's sources, or `sources`
+        instead of them where the case rests on documents of its own (a table entry, a case of the rule)."""
+        involved = list(exposures)
+        names = tuple(dict.fromkeys(drugs if drugs is not None else (e.name for e in involved)))
+        refs = tuple(dict.fromkeys([e.line.ref for e in involved] + list(lines)))
+        own = rule.sources if sources is None else tuple(sources)
+        evidence = tuple(dict.fromkeys(Evidence(c.text, c.url) for c in (*citations, *own)))
+        if len(summary) >= SUMMARY_LIMIT:
+            summary = summary[:SUMMARY_LIMIT - 2].rstrip() + "…"
+        return Finding(code or rule.key, rule.category, severity or rule.severity_for(), names, summary, detail,
+                       evidence, tuple(suggestions), refs)
+
+
+RuleFunction = Callable[[CheckContext, Rule], Iterable[Finding]]
+RULES: dict[str, RuleFunction] = {}
+
+
+def rule(key: str) -> Callable[[RuleFunction], RuleFunction]:
+    """Register the function that carries out rule `key` of config/rules.yaml."""
+    def register(function: RuleFunction) -> RuleFunction:
+        RULES[key] = function
+        return function
+    return register
+
+
+def mme_for(exposure: Exposure) -> float | None:
+    """MME/day of one opioid exposure with the CDC 2022 factor for its route and unit, or None."""
+    if exposure.daily is None or not exposure.ingredient.mme_factors:
+        return None
+    for factor in exposure.ingredient.mme_factors:
+        if factor.dose_unit == exposure.daily_unit and (
+                factor.route == exposure.route or (factor.route == "oral" and exposure.route in ("oral", None))):
+            return exposure.daily * factor.value
+    return None

@@ -1,0 +1,37 @@
+"""The migrations match the models: a database brought to the newest schema is what the models describe, and
+`stewardship db check` says so, or fails naming the difference (issue 15, item 1). On SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from adapters.storage import schema_differences
+
+CLI = [sys.executable, "-c", "import cli; cli.main()"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _db_check(url: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, "db", "check"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "STEWARDSHIP_DATABASE_URL": url})
+
+
+def test_a_migrated_database_matches_the_models(settings):
+    assert schema_differences(settings.database_url) == []
+    checked = _db_check(settings.database_url)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "matches the models" in checked.stdout
+
+
+def test_a_missing_migration_fails_the_check_naming_the_difference(settings):
+    engine = create_engine(settings.database_url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP INDEX ix_checks_patient_ref"))
+    engine.dispose()
+    checked = _db_check(settings.database_url)
+    assert checked.returncode == 1
+    assert "ix_checks_patient_ref" in checked.stdout
