@@ -5,6 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from adapters.cds_auth import JwtVerifier, load_issuers
 from adapters.rxnav import RxNavClient
@@ -14,7 +15,7 @@ from stewardship import knowledge
 from stewardship.engine import Engine
 from stewardship.rulebook import load_rulebook
 from stewardship.terminology import Resolver
-from web import api_v1, cds_hooks, errors, health, observability, openapi, pages, sessions
+from web import api_v1, cds_hooks, errors, health, input_guard, observability, openapi, pages, sessions
 from web.cds_cards import load_cds_config
 
 API_PREFIX = "/api/v1"
@@ -35,6 +36,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config.update(SECRET_KEY=sessions.secret_key(settings.secret_key, VAR / "secret-key"),
                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
     app.session_interface = sessions.HttpsAwareSessions()
+    if settings.trusted_proxies > 0:
+        # Behind N proxies, the client is the Nth X-Forwarded-For entry from the right (each proxy appends the
+        # address it saw); entries further left are the client's own words. Sign-in lock-outs count per client
+        # address, and the cookie is Secure when the client used https.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,  # type: ignore[method-assign]
+                                x_proto=settings.trusted_proxies)
 
     kb = _knowledge_base(Path(settings.drugdata))
     remote = RxNavClient(settings.rxnav_url, settings.rxnav_timeout, settings.rxnav_cache) \
@@ -45,9 +52,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["engine"] = Engine(kb, resolver, load_rulebook(kb, settings.config_dir, settings.rules_override))
     app.extensions["store"] = store = SqlStore(make_engine(settings.database_url))
     app.extensions["cds"] = load_cds_config(Path(settings.config_dir) / "cds_hooks.yaml")
-    app.extensions["cds_verifier"] = JwtVerifier(load_issuers(settings.cds_issuers), store.remember_jti)
+    issuers = load_issuers(settings.cds_issuers)
+    if issuers and not settings.public_url:
+        # The audience a token must carry is this service's own URL; taken from the Host header, a caller would
+        # choose it (issue 13, item 14).
+        raise ValueError("STEWARDSHIP_PUBLIC_URL is required when STEWARDSHIP_CDS_ISSUERS is set")
+    app.extensions["cds_verifier"] = JwtVerifier(issuers, store.remember_jti)
 
     errors.init_app(app)
+    input_guard.init_app(app)
     observability.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)

@@ -7,23 +7,50 @@ owned by Alembic (migrations/); tables are never created behind its back. Every 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import uuid
 from pathlib import Path
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, Float, ForeignKey, Integer, MetaData, String, Table,
-                        Text, UniqueConstraint, create_engine, event, select, text, update)
-from sqlalchemy.exc import IntegrityError
+from alembic.migration import MigrationContext
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import NullPool
 
+from settings import packaged
 from stewardship.accounts import IssuedToken, User
 from stewardship.model import SEVERITIES, CheckResult, Outcome
 from stewardship.services import ReminderAlreadyCompleted, outcome_date
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS = packaged("migrations")
 
-metadata = MetaData()
+# One metadata for every table (adapters/reviews.py and the other table modules add theirs to it; migrations/env.py
+# imports them all), so that `stewardship db check` compares the migrated database with every model. Indexes that a
+# migration named otherwise are declared with that name (Index(...)), the rest follow SQLAlchemy's own convention.
+metadata = MetaData(naming_convention={"ix": "ix_%(column_0_label)s"})
 
 users = Table(
     "users", metadata,
@@ -31,6 +58,7 @@ users = Table(
     Column("role", String(16), nullable=False),
     Column("password_hash", String(256), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("disabled_at", DateTime(timezone=True)),  # migration 0008: no sign-in, no token, no session
 )
 
 api_tokens = Table(
@@ -39,6 +67,17 @@ api_tokens = Table(
     Column("secret_hash", String(64), nullable=False),
     Column("user_name", String(64), ForeignKey("users.name"), nullable=False, index=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+web_sessions = Table(  # migration 0008: the cookie carries a random id, this table only its SHA-256
+    "web_sessions", metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("user_name", String(64), ForeignKey("users.name"), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
 )
 
 
@@ -48,7 +87,7 @@ checks = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
     Column("as_of", Date, nullable=False),
     Column("patient_ref", String(200), index=True),
-    Column("requester", String(64)),
+    Column("requester", String(200)),  # a user name, or a hook's context.userId (Practitioner/<FHIR id>)
     Column("source", String(16), nullable=False),
     Column("max_severity", String(16)),
     Column("knowledge_base_version", String(64), nullable=False),
@@ -85,12 +124,13 @@ reminders = Table(
     Column("completed_at", DateTime(timezone=True)),
     Column("completed_by", String(64)),
     UniqueConstraint("patient_ref", "drug", "start_date", "kind", name="uq_reminders_course_kind"),
+    Index("ix_reminders_status_due", "status", "due"),  # migration 0003's names
 )
 
 patient_outcomes = Table(
     "patient_outcomes", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("patient_ref", String(200), nullable=False, index=True),
+    Column("patient_ref", String(200), nullable=False),
     Column("drug", String(100), nullable=False),
     Column("date", Date, nullable=False),
     Column("benefit", Boolean, nullable=False),
@@ -100,12 +140,14 @@ patient_outcomes = Table(
     Column("reminder_id", String(36), ForeignKey("reminders.id")),
     Column("recorded_by", String(64)),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_patient_outcomes_patient", "patient_ref"),  # migration 0003's name
 )
 
 
 cds_hook_calls = Table(
     "cds_hook_calls", metadata,
     Column("hook_instance", String(100), primary_key=True),
+    Column("issuer", String(300)),  # the EHR that called (JWT iss); None with STEWARDSHIP_AUTH=off
     Column("service_id", String(100), nullable=False),
     Column("hook", String(32), nullable=False),
     Column("check_id", String(36), ForeignKey("checks.id")),
@@ -118,7 +160,7 @@ cds_cards = Table(
     "cds_cards", metadata,
     Column("uuid", String(36), primary_key=True),
     Column("hook_instance", String(100), ForeignKey("cds_hook_calls.hook_instance"), nullable=False),
-    Column("check_id", String(36), ForeignKey("checks.id"), index=True),
+    Column("check_id", String(36), ForeignKey("checks.id")),
     Column("hook", String(32), nullable=False),
     Column("patient_ref", String(200)),
     Column("fingerprint", String(64), nullable=False),
@@ -128,13 +170,26 @@ cds_cards = Table(
     Column("summary", String(200), nullable=False),
     Column("suggestions", JSON, nullable=False),  # [{"uuid", "label", "action"}]
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_cds_cards_check", "check_id"),  # migration 0004's names
+    Index("ix_cds_cards_patient_fingerprint", "patient_ref", "fingerprint"),
+)
+# A card's `code`, `category`, `indicator` and `fingerprint` above are those of its lead finding and of the card as a
+# whole; the findings it stands for (one with `cards: per_finding`, several per draft order by default) are here, so
+# that feedback and rule statistics count for each finding code (migration 0009, issue 14).
+cds_card_findings = Table(
+    "cds_card_findings", metadata,
+    Column("card_uuid", String(36), ForeignKey("cds_cards.uuid"), primary_key=True),
+    Column("fingerprint", String(64), primary_key=True, index=True),  # the finding's (web.cds_cards.fingerprint)
+    Column("code", String(120), nullable=False, index=True),
+    Column("category", String(32), nullable=False),
+    Column("severity", String(16), nullable=False),
 )
 
 cds_feedback = Table(
     "cds_feedback", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("card_uuid", String(36), nullable=False),
-    Column("check_id", String(36), index=True),
+    Column("check_id", String(36)),
     Column("service_id", String(100), nullable=False),
     Column("outcome", String(16), nullable=False),  # accepted | overridden
     Column("accepted_suggestions", JSON, nullable=False),
@@ -145,6 +200,7 @@ cds_feedback = Table(
     Column("outcome_timestamp", String(40), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("card_uuid", "outcome", "outcome_timestamp", name="uq_cds_feedback_once"),
+    Index("ix_cds_feedback_check", "check_id"),
 )
 
 jwt_seen = Table(
@@ -175,6 +231,16 @@ def _reminder_json(row) -> dict:  # noqa: ANN001 - a SQLAlchemy row mapping
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    # SQLite hands back naive datetimes; every time stored here is UTC
+    return value.replace(tzinfo=dt.timezone.utc) if value is not None and value.tzinfo is None else value
+
+
+def _issued_token(row) -> IssuedToken:  # noqa: ANN001 - a SQLAlchemy row mapping
+    return IssuedToken(row["token_id"], row["secret_hash"], row["user_name"], _aware(row["expires_at"]),
+                       _aware(row["revoked_at"]), _aware(row["created_at"]))
 
 
 def _ensure_sqlite_folder(url: str) -> None:
@@ -214,6 +280,40 @@ def upgrade(url: str) -> None:
     command.upgrade(config, "head")
 
 
+# The modules that add tables to `metadata` besides this one: Alembic and `db check` must see every table.
+TABLE_MODULES = ("adapters.reviews", "adapters.sweeps")
+
+
+def all_tables() -> MetaData:
+    for module in TABLE_MODULES:
+        importlib.import_module(module)
+    return metadata
+
+
+def schema_differences(url: str) -> list[str]:
+    """What separates the database at `url` from the models (Alembic's autogenerate comparison): empty when every
+    migration that the models need exists and has been applied. Each difference as one readable line."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            return [_difference(item) for item in compare_metadata(context, all_tables())]
+    finally:
+        engine.dispose()
+
+
+def _difference(item: object) -> str:
+    if isinstance(item, list):  # column modifications come as a list of tuples
+        return "; ".join(_difference(part) for part in item)
+    kind, *rest = item
+    names = [getattr(part, "name", None) or str(part) for part in rest if part is not None][:3]
+    return f"{kind}: {' '.join(str(n) for n in names)}"
+
+
+class HookInstanceTaken(Exception):
+    """A hookInstance already answered for another CDS client."""
+
+
 class SqlStore:
     """The repository for everything the service keeps."""
 
@@ -233,12 +333,75 @@ class SqlStore:
     def get_user(self, name: str) -> User | None:
         with self.engine.connect() as connection:
             row = connection.execute(select(users).where(users.c.name == name)).mappings().first()
-        return User(row["name"], row["role"], row["password_hash"]) if row else None
+        return User(row["name"], row["role"], row["password_hash"], row["disabled_at"] is not None) if row else None
+
+    def set_user_disabled(self, name: str, disabled: bool) -> None:
+        """Disabling also ends the user's web sessions and revokes its tokens, in the same transaction."""
+        now = _now()
+        with self.engine.begin() as connection:
+            connection.execute(update(users).where(users.c.name == name).values(disabled_at=now if disabled else None))
+            if disabled:
+                self._end_sessions(connection, web_sessions.c.user_name == name, now)
+                connection.execute(update(api_tokens).where(api_tokens.c.user_name == name,
+                                                            api_tokens.c.revoked_at.is_(None)).values(revoked_at=now))
 
     def add_token(self, token: IssuedToken) -> None:
         with self.engine.begin() as connection:
             connection.execute(api_tokens.insert().values(token_id=token.token_id, secret_hash=token.secret_hash,
-                                                          user_name=token.user_name, created_at=_now()))
+                                                          user_name=token.user_name, created_at=_now(),
+                                                          expires_at=token.expires_at))
+
+    def list_tokens(self, user_name: str) -> list[IssuedToken]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(api_tokens).where(api_tokens.c.user_name == user_name)
+                                      .order_by(api_tokens.c.created_at)).mappings().all()
+        return [_issued_token(row) for row in rows]
+
+    def revoke_tokens(self, user_name: str, token_id: str | None = None) -> int:
+        where = [api_tokens.c.user_name == user_name, api_tokens.c.revoked_at.is_(None)]
+        if token_id is not None:
+            where.append(api_tokens.c.token_id == token_id)
+        with self.engine.begin() as connection:
+            return connection.execute(update(api_tokens).where(*where).values(revoked_at=_now())).rowcount
+
+    # web sessions (web/sessions.py keeps the policy: lifetime, idle timeout)
+    def add_web_session(self, id_hash: str, user_name: str) -> None:
+        """A new session; the user's sessions ended or older than a day are deleted now, so the table holds
+        about one row per signed-in browser."""
+        now = _now()
+        with self.engine.begin() as connection:
+            connection.execute(web_sessions.delete().where(
+                web_sessions.c.user_name == user_name,
+                web_sessions.c.revoked_at.is_not(None) | (web_sessions.c.created_at < now - dt.timedelta(days=1))))
+            connection.execute(web_sessions.insert().values(id_hash=id_hash, user_name=user_name, created_at=now,
+                                                            last_seen_at=now))
+
+    def get_web_session(self, id_hash: str) -> dict | None:
+        """{"user_name", "created_at", "last_seen_at", "revoked_at"} with aware datetimes, or None."""
+        with self.engine.connect() as connection:
+            row = connection.execute(select(web_sessions).where(web_sessions.c.id_hash == id_hash)).mappings().first()
+        if row is None:
+            return None
+        return {key: _aware(row[key]) if key.endswith("_at") else row[key] for key in
+                ("user_name", "created_at", "last_seen_at", "revoked_at")}
+
+    def touch_web_session(self, id_hash: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(update(web_sessions).where(web_sessions.c.id_hash == id_hash)
+                               .values(last_seen_at=_now()))
+
+    def end_web_session(self, id_hash: str) -> None:
+        with self.engine.begin() as connection:
+            self._end_sessions(connection, web_sessions.c.id_hash == id_hash, _now())
+
+    def end_web_sessions(self, user_name: str) -> int:
+        with self.engine.begin() as connection:
+            return self._end_sessions(connection, web_sessions.c.user_name == user_name, _now())
+
+    @staticmethod
+    def _end_sessions(connection, which, now: dt.datetime) -> int:  # noqa: ANN001 - SQLAlchemy objects
+        return connection.execute(update(web_sessions).where(which, web_sessions.c.revoked_at.is_(None))
+                                  .values(revoked_at=now)).rowcount
 
     # checks
     def add_check(self, check_id: str, request_json: dict, response_json: dict, result: CheckResult,
@@ -304,8 +467,11 @@ class SqlStore:
             row = connection.execute(select(reminders).where(key)).mappings().first()
             return _reminder_json(row), False
 
-    def reminders_due(self, before: dt.date, status: str = "due") -> list[dict]:
+    def reminders_due(self, before: dt.date, status: str = "due", requester: str | None = None) -> list[dict]:
+        """Reminders by due date; with `requester`, only those scheduled by a check that requester made."""
         query = select(reminders).order_by(reminders.c.due, reminders.c.id)
+        if requester is not None:
+            query = query.where(reminders.c.check_id.in_(select(checks.c.id).where(checks.c.requester == requester)))
         if status == "due":
             query = query.where(reminders.c.status != "completed", reminders.c.due <= before)
         elif status != "all":
@@ -313,24 +479,33 @@ class SqlStore:
         with self.engine.connect() as connection:
             return [_reminder_json(row) for row in connection.execute(query).mappings()]
 
+    def reminder_scheduled_by(self, reminder_id: str, requester: str) -> bool:
+        """Whether the reminder was scheduled by a check that `requester` made."""
+        with self.engine.connect() as connection:
+            return connection.execute(select(reminders.c.id).select_from(
+                reminders.join(checks, reminders.c.check_id == checks.c.id)).where(
+                reminders.c.id == reminder_id, checks.c.requester == requester)).first() is not None
+
     def complete_reminder(self, reminder_id: str, benefit: bool, note: str | None, on: dt.date | None,
                           pain_score: float | None, baseline: float | None, user: str | None) -> dict | None:
         """Close the reminder and record its outcome on the patient's record, together or not at all. The same
         answer again is a no-op (a retried call); the other answer is refused (ReminderAlreadyCompleted)."""
         with self.engine.begin() as connection:
-            row = connection.execute(select(reminders).where(reminders.c.id == reminder_id)
-                                     .with_for_update()).mappings().first()
+            # Claim the reminder with a conditional UPDATE: of two concurrent completions exactly one changes the
+            # row, on SQLite too (where FOR UPDATE is ignored and both could read it open and record two outcomes).
+            claimed = connection.execute(update(reminders).where(
+                reminders.c.id == reminder_id, reminders.c.status != "completed").values(
+                status="completed", completed_at=_now(), completed_by=user)).rowcount == 1
+            row = connection.execute(select(reminders).where(reminders.c.id == reminder_id)).mappings().first()
             if row is None:
                 return None
-            if row["status"] == "completed":
+            if not claimed:
                 recorded = connection.execute(select(patient_outcomes.c.benefit).where(
                     patient_outcomes.c.reminder_id == reminder_id)).scalar()
                 if recorded is not None and recorded != benefit:
                     raise ReminderAlreadyCompleted(
                         f"reminder {reminder_id} was completed with benefit={str(recorded).lower()}")
             else:
-                connection.execute(update(reminders).where(reminders.c.id == reminder_id).values(
-                    status="completed", completed_at=_now(), completed_by=user))
                 connection.execute(patient_outcomes.insert().values(
                     patient_ref=row["patient_ref"], drug=row["drug"],
                     date=outcome_date(on, row["due"], dt.date.today()), benefit=benefit, pain_score=pain_score,
@@ -422,60 +597,88 @@ class SqlStore:
             return False
         return True
 
-    def hook_response(self, hook_instance: str) -> dict | None:
+    def hook_response(self, hook_instance: str, issuer: str | None) -> dict | None:
+        """The answer already given for this hookInstance, or None. Raises HookInstanceTaken when another issuer
+        used it: an answer (and its patient's findings) is returned only to the EHR it was made for."""
         with self.engine.connect() as connection:
-            row = connection.execute(select(cds_hook_calls.c.response)
+            row = connection.execute(select(cds_hook_calls.c.response, cds_hook_calls.c.issuer)
                                      .where(cds_hook_calls.c.hook_instance == hook_instance)).first()
-        return row[0] if row else None
+        if row is None:
+            return None
+        if row[1] != issuer:
+            raise HookInstanceTaken(hook_instance)
+        return row[0]
 
-    def save_hook_call(self, hook_instance: str, service_id: str, hook: str, check_id: str, patient_ref: str | None,
-                       response: dict, cards: list[dict]) -> dict:
+    def save_hook_call(self, hook_instance: str, issuer: str | None, service_id: str, hook: str, check_id: str,
+                       patient_ref: str | None, response: dict, cards: list[dict]) -> dict:
         """The call's answer and its cards, together; a concurrent repeat of the same hookInstance gets the first."""
         try:
             with self.engine.begin() as connection:
                 connection.execute(cds_hook_calls.insert().values(
-                    hook_instance=hook_instance, service_id=service_id, hook=hook, check_id=check_id,
-                    patient_ref=patient_ref, response=response, created_at=_now()))
+                    hook_instance=hook_instance, issuer=issuer, service_id=service_id, hook=hook,
+                    check_id=check_id, patient_ref=patient_ref, response=response, created_at=_now()))
                 if cards:
                     connection.execute(cds_cards.insert(), [
-                        {**card, "hook_instance": hook_instance, "check_id": check_id, "hook": hook,
-                         "patient_ref": patient_ref, "created_at": _now()} for card in cards])
+                        {**{k: v for k, v in card.items() if k != "findings"}, "hook_instance": hook_instance,
+                         "check_id": check_id, "hook": hook, "patient_ref": patient_ref, "created_at": _now()}
+                        for card in cards])
+                    connection.execute(cds_card_findings.insert(), [
+                        {**finding, "card_uuid": card["uuid"]} for card in cards for finding in card["findings"]])
         except IntegrityError:
-            return self.hook_response(hook_instance) or response
+            return self.hook_response(hook_instance, issuer) or response
         return response
 
     def cards_shown(self, patient_ref: str, fingerprints: list[str], hook: str, since: dt.datetime) -> set[str]:
+        """Which of these finding fingerprints were on a card of this hook for the patient since then."""
         if not fingerprints:
             return set()
         with self.engine.connect() as connection:
-            rows = connection.execute(select(cds_cards.c.fingerprint).where(
-                cds_cards.c.patient_ref == patient_ref, cds_cards.c.hook == hook,
-                cds_cards.c.fingerprint.in_(fingerprints), cds_cards.c.created_at >= since)).all()
+            rows = connection.execute(
+                select(cds_card_findings.c.fingerprint).distinct()
+                .join(cds_cards, cds_cards.c.uuid == cds_card_findings.c.card_uuid)
+                .where(cds_cards.c.patient_ref == patient_ref, cds_cards.c.hook == hook,
+                       cds_card_findings.c.fingerprint.in_(fingerprints), cds_cards.c.created_at >= since)).all()
         return {row[0] for row in rows}
 
-    def suggestion_origins(self, patient_ref: str, suggestion_uuids: set[str]) -> dict[str, str]:
-        """{suggestion uuid: finding code of the card that proposed it}, for orders created by accepting one."""
+    def suggestion_origins(self, patient_ref: str, suggestion_uuids: set[str]) -> dict[str, frozenset[str]]:
+        """{suggestion uuid: the finding codes of the card that proposed it}, for orders created by accepting one."""
         if not suggestion_uuids:
             return {}
-        found: dict[str, str] = {}
         with self.engine.connect() as connection:
-            rows = connection.execute(select(cds_cards.c.code, cds_cards.c.suggestions)
+            rows = connection.execute(select(cds_cards.c.uuid, cds_cards.c.suggestions)
                                       .where(cds_cards.c.patient_ref == patient_ref)).all()
-        for code, suggestions in rows:
-            for suggestion in suggestions or []:
-                if suggestion.get("uuid") in suggestion_uuids:
-                    found[suggestion["uuid"]] = code
+            proposed_by = {suggestion["uuid"]: card for card, suggestions in rows for suggestion in suggestions or []
+                           if suggestion.get("uuid") in suggestion_uuids}
+            codes = self._card_codes(connection, set(proposed_by.values()))
+        return {suggestion: frozenset(codes.get(card, ())) for suggestion, card in proposed_by.items()}
+
+    @staticmethod
+    def _card_codes(connection, card_uuids: set[str]) -> dict[str, list[str]]:  # noqa: ANN001 - a connection
+        """{card uuid: the codes of the findings it stands for}."""
+        if not card_uuids:
+            return {}
+        found: dict[str, list[str]] = {}
+        for card, code in connection.execute(select(cds_card_findings.c.card_uuid, cds_card_findings.c.code)
+                                             .where(cds_card_findings.c.card_uuid.in_(card_uuids))):
+            found.setdefault(card, []).append(code)
         return found
 
-    def add_feedback(self, service_id: str, items: list[dict]) -> list[str]:
-        """Store feedback on cards (a duplicate, same card, outcome and time, is stored once); returns the finding
-        codes of the cards newly overridden."""
+    def add_feedback(self, service_id: str, items: list[dict], issuer: str | None) -> list[str]:
+        """Store feedback on cards this issuer was shown (a duplicate, same card, outcome and time, is stored
+        once); feedback on a card unknown to this issuer (another EHR's, or never shown) is not stored. Returns
+        the finding codes of the cards newly overridden: each finding a card stands for."""
         overridden = []
         for item in items:
             with self.engine.connect() as connection:
-                card = connection.execute(select(cds_cards.c.check_id, cds_cards.c.code)
-                                          .where(cds_cards.c.uuid == item["card"])).first()
-            check_id, code = (card[0], card[1]) if card else (None, None)
+                card = connection.execute(
+                    select(cds_cards.c.check_id)
+                    .join(cds_hook_calls, cds_hook_calls.c.hook_instance == cds_cards.c.hook_instance)
+                    .where(cds_cards.c.uuid == item["card"], cds_hook_calls.c.issuer.is_(None) if issuer is None
+                           else cds_hook_calls.c.issuer == issuer)).first()
+                codes = self._card_codes(connection, {item["card"]}).get(item["card"], []) if card else []
+            if card is None:
+                continue
+            check_id = card[0]
             reason = (item.get("overrideReason") or {}).get("reason") or {}
             try:
                 with self.engine.begin() as connection:
@@ -488,16 +691,30 @@ class SqlStore:
                         outcome_timestamp=item["outcomeTimestamp"], received_at=_now()))
             except IntegrityError:
                 continue
-            if item["outcome"] == "overridden" and code:
-                overridden.append(code)
+            if item["outcome"] == "overridden":
+                overridden.extend(codes)
         return overridden
 
-    def get_check(self, check_id: str) -> dict | None:
+    def get_check(self, check_id: str, requester: str | None = None) -> dict | None:
+        """The check's response; with `requester`, only if that requester made it."""
+        query = select(checks.c.response).where(checks.c.id == check_id)
+        if requester is not None:
+            query = query.where(checks.c.requester == requester)
         with self.engine.connect() as connection:
-            row = connection.execute(select(checks.c.response).where(checks.c.id == check_id)).first()
+            row = connection.execute(query).first()
         return row[0] if row else None
+
+    def checks_made_since(self, requester: str, since: dt.datetime, sources: tuple[str, ...]) -> list[dt.datetime]:
+        """When `requester` made checks from these sources since `since`, oldest first (for the rate limit: the
+        checks table itself is the shared counter, so every worker and instance sees the same count)."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(checks.c.created_at).where(
+                checks.c.requester == requester, checks.c.source.in_(sources), checks.c.created_at >= since)
+                .order_by(checks.c.created_at)).scalars().all()
+        # SQLite hands back naive datetimes; every time stored here is UTC
+        return [at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc) for at in rows]
 
     def get_token(self, token_id: str) -> IssuedToken | None:
         with self.engine.connect() as connection:
             row = connection.execute(select(api_tokens).where(api_tokens.c.token_id == token_id)).mappings().first()
-        return IssuedToken(row["token_id"], row["secret_hash"], row["user_name"]) if row else None
+        return _issued_token(row) if row else None

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import psycopg
 import requests
-
 from harness import CLI, Ehr, accounts, check_body, fresh_schema, hook_body, instances, main_guard, percentile
 
 

@@ -13,161 +13,30 @@ medication is a continuation or dose change: it replaces that medication in the 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import replace
 from typing import Mapping
 
+from . import rules  # noqa: F401 - registers every rule function (rules import .context, never this module)
+from .conditions import counted, understand
+from .context import RULES, TOPICAL_ROUTES, CheckContext, Exposure, mme_for
 from .dosing import cockcroft_gault, daily_amount
-from .knowledge import Citation, Ingredient, KnowledgeBase
-from .model import (SEVERITIES, CheckRequest, CheckResult, DrugLine, Evidence, Finding, Patient)
-from .rulebook import Rule, Rulebook
+from .knowledge import Ingredient, KnowledgeBase
+from .model import SEVERITIES, CheckRequest, CheckResult, DrugCandidate, DrugLine, Finding, markdown_text
+from .procedures import plan_json, plan_procedures
+from .rulebook import Rulebook
 from .stopping import planned_reminders
 from .terminology import Resolution, Resolver, Strength, Unresolved
 
-SUMMARY_LIMIT = 140  # CDS Hooks card summary: "<140 characters"
 BURDENS = {"sedation": "sedation", "constipation": "constipation", "anticholinergic": "anticholinergic",
            "cnsActive": "cns_active"}
-# Beers 2023 Table 2 counts aspirin as a non-COX-selective NSAID above 325 mg/day; at or below that (or at an
-# unknown dose, as "aspirin 81" on a medication list) it is an antiplatelet, and the NSAID rules leave it alone.
-ASPIRIN_NSAID_ABOVE_MG = 325.0
-TOPICAL_ROUTES = ("topical",)
 # categories said whatever is ordered: what could not be read, what time has made due, what a planned procedure needs
 ALWAYS_SAID = ("unresolved", "stopping_rule", "procedure")
-
-
-@dataclass(frozen=True)
-class Exposure:
-    """One ingredient of one line, as the rules see it."""
-    line: DrugLine
-    ingredient: Ingredient
-    classes: frozenset[str]
-    effects: Mapping[str, int]
-    systemic: bool
-    route: str
-    extended_release: bool
-    daily: float | None  # per day, in daily_unit
-    daily_unit: str | None  # "mg", or "mcg/h" for a patch
-    not_computable: str | None  # why `daily` is None
-    line_ingredients: tuple[str, ...]
-
-    @property
-    def name(self) -> str:
-        return self.ingredient.name
-
-    @property
-    def ordered(self) -> bool:
-        """Part of the regimen being ordered now (not a current medication)."""
-        return not self.line.current
-
-    def grade(self, effect: str) -> int:
-        return self.effects.get(effect, 0)
-
-    def has(self, klass: str) -> bool:
-        return klass in self.classes
-
-
-@dataclass
-class CheckContext:
-    request: CheckRequest
-    kb: KnowledgeBase
-    rulebook: Rulebook
-    resolutions: dict[str, Resolution | Unresolved]
-    exposures: list[Exposure]
-    derived: dict
-    superseded: list[DrugLine] = field(default_factory=list)  # current medications continued by a regimen line
-    all_exposures: list[Exposure] = field(default_factory=list)  # superseded lines included
-    resolver: Resolver | None = None
-
-    # ---- patient facts
-    @property
-    def patient(self) -> Patient:
-        return self.request.patient
-
-    @property
-    def age(self) -> int | None:
-        return self.derived.get("ageYears")
-
-    @property
-    def conditions(self) -> frozenset[str]:
-        """Condition keywords, from keywords and codes given, with what they imply (dialysis implies ckd)."""
-        return self.derived["conditions"]
-
-    def has_condition(self, *keywords: str) -> bool:
-        return any(k in self.conditions for k in keywords)
-
-    @property
-    def crcl(self) -> float | None:
-        return self.derived.get("crclMlMin")
-
-    def resolutions_for_text(self, text: str) -> list[str]:
-        """Ingredient names a free-text drug (as in an outcome) stands for."""
-        result = self.resolver.resolve(text) if self.resolver else None
-        return [i.name for i in result.ingredients if i.known] if result is not None and result.resolved else []
-
-    # ---- drugs
-    def systemic(self) -> list[Exposure]:
-        return [e for e in self.exposures if e.systemic]
-
-    def with_class(self, klass: str) -> list[Exposure]:
-        return [e for e in self.exposures if e.systemic and e.has(klass)]
-
-    def distinct(self, exposures: Iterable[Exposure]) -> list[Exposure]:
-        """One exposure per ingredient (the first ordered one, else the first)."""
-        chosen: dict[str, Exposure] = {}
-        for exposure in sorted(exposures, key=lambda e: (not e.ordered, e.line.ref)):
-            chosen.setdefault(exposure.name, exposure)
-        return list(chosen.values())
-
-    def total_daily(self, name: str, unit: str = "mg") -> tuple[float, bool]:
-        """The ingredient's total per day over all active lines, and whether every line could be counted."""
-        total, complete = 0.0, True
-        for exposure in self.exposures:
-            if exposure.name != name:
-                continue
-            if exposure.daily is None or exposure.daily_unit != unit:
-                complete = False
-            else:
-                total += exposure.daily
-        return total, complete
-
-    # ---- building findings
-    def cite(self, text: str) -> Citation:
-        return self.rulebook.cite(text)
-
-    def finding(self, rule: Rule, *, summary: str, detail: str, exposures: Iterable[Exposure] = (),
-                severity: str | None = None, code: str | None = None, drugs: Iterable[str] | None = None,
-                citations: Iterable[Citation] = (), suggestions: Iterable[dict] = (),
-                lines: Iterable[str] = (), sources: Iterable[Citation] | None = None) -> Finding:
-        """A finding of `rule`, citing `citations` (the facts it used) and then the rule's sources, or `sources`
-        instead of them where the case rests on documents of its own (a table entry, a case of the rule)."""
-        involved = list(exposures)
-        names = tuple(dict.fromkeys(drugs if drugs is not None else (e.name for e in involved)))
-        refs = tuple(dict.fromkeys([e.line.ref for e in involved] + list(lines)))
-        own = rule.sources if sources is None else tuple(sources)
-        evidence = tuple(dict.fromkeys(Evidence(c.text, c.url) for c in (*citations, *own)))
-        if len(summary) >= SUMMARY_LIMIT:
-            summary = summary[:SUMMARY_LIMIT - 2].rstrip() + "…"
-        return Finding(code or rule.key, rule.category, severity or rule.severity_for(), names, summary, detail,
-                       evidence, tuple(suggestions), refs)
-
-
-RuleFunction = Callable[[CheckContext, Rule], Iterable[Finding]]
-RULES: dict[str, RuleFunction] = {}
-
-
-def rule(key: str) -> Callable[[RuleFunction], RuleFunction]:
-    """Register the function that carries out rule `key` of config/rules.yaml."""
-    def register(function: RuleFunction) -> RuleFunction:
-        RULES[key] = function
-        return function
-    return register
 
 
 # ------------------------------------------------------------------------------------------------ the check
 class Engine:
     def __init__(self, kb: KnowledgeBase, resolver: Resolver, rulebook: Rulebook) -> None:
-        from . import rules  # noqa: F401 - registers every rule function
-
         missing = sorted(set(rulebook.rules) - set(RULES))
         unconfigured = sorted(set(RULES) - set(rulebook.rules))
         if missing or unconfigured:
@@ -177,17 +46,18 @@ class Engine:
     def context(self, request: CheckRequest) -> CheckContext:
         """Everything the rules read: resolved lines, exposures, and the derived values."""
         lines = list(request.patient.medications) + list(request.regimen)
-        resolutions = {line.ref: self.resolver.resolve(line.drug) for line in lines}
+        identified = {line.ref: resolve_line(self.resolver, line) for line in lines}
+        resolutions = {ref: result for ref, (result, _) in identified.items()}
         derived = self._patient_values(request, self.kb)
         exposures, superseded, everything = self._exposures(request, resolutions)
         context = CheckContext(request, self.kb, self.rulebook, resolutions, exposures, derived, superseded,
-                               everything, self.resolver)
+                               everything, self.resolver,
+                               {ref: source for ref, (_, source) in identified.items() if source})
         self._drug_values(context)
         return context
 
     def plan_procedures(self, request: CheckRequest) -> list[dict]:
         """The procedure plan alone (POST /api/v1/procedure-plans): holds and restarts with dates."""
-        from .procedures import plan_json, plan_procedures
 
         return plan_json(plan_procedures(self.context(request)))
 
@@ -205,12 +75,14 @@ class Engine:
             # planned procedure needs are always said
             findings = [f for f in findings if f.category in ALWAYS_SAID or not f.lines
                         or ordered_refs.intersection(f.lines)]
+        findings = [_with_reading_notes(f, lines) for f in findings]
         findings.sort(key=lambda f: (SEVERITIES.index(f.severity), f.category, f.code, f.drugs))
         derived["conditions"] = sorted(derived["conditions"])
         derived.pop("unknownConditions")
         reminders = planned_reminders(context, self.rulebook.stopping)
-        return CheckResult(request.as_of, derived, findings, [self._resolved_json(line, resolutions[line.ref])
-                                                              for line in lines], reminders)
+        return CheckResult(request.as_of, derived, findings,
+                           [self._resolved_json(line, resolutions[line.ref], context.resolved_from.get(line.ref))
+                            for line in lines], reminders)
 
     # ---- patient
     @staticmethod
@@ -222,13 +94,14 @@ class Engine:
             age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
         elif patient.age_years is not None:
             age = int(patient.age_years)
-        keywords, unknown = set(), []
+        understood, unknown = [], []
         for index, given in enumerate(patient.conditions):
-            meant = (given,) if isinstance(given, str) else kb.condition_keywords(given["system"], given["code"])
-            keywords.update(meant)
-            if not meant:
+            found = understand(index, given, kb)
+            if found is None:
                 unknown.append(index)
-        conditions = kb.with_implied(keywords)
+            else:
+                understood.append(found)
+        conditions = counted(understood, kb)
 
         crcl, basis, inputs = None, None, {}
         if patient.crcl_ml_min is not None:
@@ -247,6 +120,7 @@ class Engine:
         if inputs:
             derived["renalInputs"] = inputs
         derived["conditions"] = conditions
+        derived["conditionsUnderstood"] = [u.as_json() for u in understood]
         derived["unknownConditions"] = unknown
         return derived
 
@@ -286,14 +160,18 @@ class Engine:
                                                  strength.unit if strength else None, len(names) == 1)
             daily_unit = unit_or_reason if daily is not None else None
             reason = None if daily is not None else unit_or_reason
+            salt = _stated_salt(ingredient, strength, line) if daily_unit == "mg" else None
+            if salt is not None:  # maxima are written for the ingredient: 550 mg naproxen sodium is 500 mg naproxen
+                daily *= ingredient.salt_equivalents[salt].base_per_salt
             effects = self._effects(ingredient, classes)
-            if ingredient.name == "aspirin" and (daily is None or daily <= ASPIRIN_NSAID_ABOVE_MG):
-                classes = tuple(c for c in classes if c not in ("nsaid", "salicylate"))
-                effects = self._effects(ingredient, classes)
+            for dependent in ingredient.dose_dependent_classes:  # drugdata: aspirin is an NSAID above 325 mg/day
+                if daily is None or daily_unit != "mg" or daily <= dependent.above_mg_per_day:
+                    classes = tuple(c for c in classes if c not in dependent.classes)
+                    effects = self._effects(ingredient, classes)
             exposures.append(Exposure(
                 line=line, ingredient=ingredient, classes=frozenset(classes), effects=effects, systemic=systemic,
                 route=this_route, extended_release=resolution.extended_release or ingredient.name == "methadone",
-                daily=daily, daily_unit=daily_unit, not_computable=reason, line_ingredients=names))
+                daily=daily, daily_unit=daily_unit, not_computable=reason, line_ingredients=names, salt=salt))
         return exposures
 
     def _effects(self, ingredient: Ingredient, classes: Iterable[str]) -> dict[str, int]:
@@ -346,25 +224,55 @@ class Engine:
         })
 
     @staticmethod
-    def _resolved_json(line: DrugLine, result: Resolution | Unresolved) -> dict:
+    def _resolved_json(line: DrugLine, result: Resolution | Unresolved, source: str | None) -> dict:
+        read = ({"from": source} if source else {}) | ({"notes": list(line.notes)} if line.notes else {})
         if not result.resolved:
-            return {"line": line.ref, "input": line.input_text, "ingredients": [], "reason": result.reason}
+            return {"line": line.ref, "input": line.input_text, "ingredients": [], "reason": result.reason, **read}
+        if source != line.drug_source:  # identified by a fallback candidate: which one
+            read["fromInput"] = result.input
+        if result.tried:  # codes or words of the same input tried before (a coding's code, then its display)
+            read["tried"] = [{"input": given, "reason": reason} for given, reason in result.tried]
         return {"line": line.ref, "input": line.input_text,
                 "ingredients": [{"name": i.name, "rxcui": i.rxcui,
-                                 "strength": i.strength.as_json() if isinstance(i.strength, Strength) else None}
+                                 "strength": i.strength.as_json() if isinstance(i.strength, Strength) else None,
+                                 "assessed": i.known}  # False: identified, but no stewardship facts to check
                                 for i in result.ingredients],
-                "doseForm": result.dose_form, "route": line.route or result.route}
+                "doseForm": result.dose_form, "route": line.route or result.route,
+                "matchedBy": result.identified_by, **read}
 
 
-def mme_for(exposure: Exposure) -> float | None:
-    """MME/day of one opioid exposure with the CDC 2022 factor for its route and unit, or None."""
-    if exposure.daily is None or not exposure.ingredient.mme_factors:
+def _stated_salt(ingredient: Ingredient, strength: Strength | None, line: DrugLine) -> str | None:
+    """The salt a line's amount is stated in, where the knowledge base has its equivalent: the product's strength
+    basis (RxNorm states "naproxen sodium 550 MG"), else a salt named in the drug text ("naproxen sodium", 550 mg)."""
+    if not ingredient.salt_equivalents:
         return None
-    for factor in exposure.ingredient.mme_factors:
-        if factor.dose_unit == exposure.daily_unit and (
-                factor.route == exposure.route or (factor.route == "oral" and exposure.route in ("oral", None))):
-            return exposure.daily * factor.value
-    return None
+    if strength is not None and strength.basis:
+        basis = strength.basis.lower()
+        return basis if basis in ingredient.salt_equivalents else None
+    typed = line.input_text.lower()
+    return next((salt for salt in ingredient.salt_equivalents if salt in typed), None)
+
+
+def resolve_line(resolver: Resolver, line: DrugLine) -> tuple[Resolution | Unresolved, str | None]:
+    """The line's drug, else the first of its alternatives that resolves (Resolver.resolve_first), with where that
+    candidate was read (None for a drug given as is). When none resolves, the reason gives each candidate's."""
+    if not line.alternatives:
+        return resolver.resolve(line.drug), line.drug_source
+    candidates = (DrugCandidate(line.drug, line.drug_source or ""), *line.alternatives)
+    result = resolver.resolve_first([c.drug for c in candidates])
+    if not result.resolved:
+        return result, line.drug_source
+    return result, candidates[len(result.tried)].source  # `tried`: the candidates before the one that resolved
+
+
+def _with_reading_notes(finding: Finding, lines: list[DrugLine]) -> Finding:
+    """A finding about a line whose dose was read with an assumption (a range at its high end, the larger of two
+    instructions) says so: the numbers in it rest on that reading."""
+    notes = [f"{line.ref}: {note}" for line in lines if line.ref in finding.lines for note in line.notes]
+    if not notes:
+        return finding
+    return replace(finding, detail=finding.detail + "\n\n**As read from the order:**\n"
+                   + "\n".join(f"- {markdown_text(note)}" for note in notes))
 
 
 def acetaminophen_ceiling(context: CheckContext) -> float | None:
@@ -373,10 +281,10 @@ def acetaminophen_ceiling(context: CheckContext) -> float | None:
     ingredient = context.kb.ingredients.get("acetaminophen")
     ceilings = []
     for limit in ingredient.max_daily_doses if ingredient else ():
-        if limit.amount.unit != "mg":
+        if limit.amount.unit != "mg" or limit.severity == "info":  # an info maximum is said, not enforced
             continue
         if limit.population == "general" or \
-                (limit.population == "older_adult" and context.age is not None and context.age >= (limit.min_age or 65)) or \
+                (limit.population == "older_adult" and context.age is not None and context.age >= limit.min_age) or \
                 (limit.population == "hepatic" and context.has_condition("hepatic_impairment")):
             ceilings.append(limit.amount.value)
     return min(ceilings) if ceilings else None

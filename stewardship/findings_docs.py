@@ -69,6 +69,17 @@ def render(kb: KnowledgeBase, rulebook: Rulebook) -> str:
                              f"{stop.review_days} days | {stop.decision_days} days | {stop.re_review_days} days | "
                              + "; ".join(f"{c.title}, {c.locator}" for c in stop.sources) + " |")
             lines += ["", f"Benefit: {rulebook.stopping.benefit}", ""]
+        if key.endswith(".interaction"):
+            lines += ["| code | severity | objects | source of each object |", "| --- | --- | --- | --- |"]
+            for row in kb.interactions:
+                if row.category == rule.category:
+                    severity = row.severity + (f" ({row.severity_moderate} with a moderate inhibitor only)"
+                                               if row.severity_moderate else "")
+                    lines.append(f"| `{key}.{row.key}`{'' if row.enabled else ' (disabled)'} | {severity} | "
+                                 + ", ".join(o.ingredient + (" (unverified: info)" if o.unverified else "")
+                                             for o in row.objects) + " | "
+                                 + "; ".join(f"{o.source.source_id}: {o.source.locator}" for o in row.objects) + " |")
+            lines.append("")
         if key == "drug_disease.table":
             lines += ["| code | condition | severity | sources |", "| --- | --- | --- | --- |"]
             for entry in rulebook.drug_disease:

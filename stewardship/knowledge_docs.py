@@ -56,6 +56,19 @@ def render(kb: KnowledgeBase) -> str:
         members = ", ".join(sorted(i.name for i in kb.ingredients.values()
                                    if key in i.classes or key in i.topical_classes))
         lines.append(f"| {key} | {klass.label} | {members} |")
+    lines += ["", "## Interactions", "",
+              "`drugdata/interactions.yaml`: the drugs a row changes (objects) and the drugs that change them "
+              "(perpetrators). A fact marked unverified was read only in a secondary copy and raises info at most.",
+              "", "| row | category | severity | object | perpetrators | object source | status |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]
+    for row in kb.interactions:
+        perpetrators = ", ".join([f.ingredient for f in row.perpetrator_facts]
+                                 + [f"{g.label} ({', '.join([m.ingredient for m in g.members] + list(g.classes))})"
+                                    for g in row.groups])
+        for target in row.objects:
+            status = "unverified" if target.unverified else "verified"
+            lines.append(f"| {row.key} | {row.category} | {row.severity} | {target.ingredient} | {perpetrators} | "
+                         f"{target.source.source_id}: {target.source.locator} | {status} |")
     lines += ["", "## Sources", "", "| id | title | edition | link |", "| --- | --- | --- | --- |"]
     for source_id, source in sorted(kb.sources.items()):
         title = source["title"].replace("|", "/")

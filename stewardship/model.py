@@ -6,6 +6,7 @@ counts of units, kg, mg/dL, mL/min); the web edge turns JSON into these and name
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,29 @@ CATEGORIES = ("renal", "hepatic", "gi", "bleeding", "procedure", "sedation", "co
 CONDITIONS = CONDITION_KEYWORDS
 PROCEDURES = PROCEDURE_KEYWORDS
 ROUTES = ROUTE_KEYWORDS
+
+# What a caller typed is shown inside findings, whose `detail` is markdown (CDS Hooks cards, the pages): it must
+# stay text. `<`, `>` and `&` become HTML character references (rendered as the characters by every markdown
+# renderer, and inert in HTML); the other characters that make links, images, emphasis, code, tables and
+# autolinks are backslash-escaped, which CommonMark allows for any ASCII punctuation (`:` breaks `scheme:`
+# autolinks such as `javascript:`, `www.` GFM's bare-domain autolink). Control characters (CR/LF included) would
+# start new markdown blocks: they become spaces.
+_HTML_SPECIAL = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|~:])")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+SHOWN_INPUT_MAX = 200
+
+
+def markdown_text(value: object) -> str:
+    """Caller-supplied text as it may stand in a finding's summary or detail: one line, at most 200 characters,
+    every markdown-active character escaped, so no link, HTML or formatting can come from input."""
+    text = _CONTROL.sub(" ", str(value)).strip()
+    if len(text) > SHOWN_INPUT_MAX:
+        text = text[:SHOWN_INPUT_MAX - 1] + "…"
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", "".join(_HTML_SPECIAL.get(c, c) for c in text))
+    return re.sub(r"(?i)www\.", lambda m: m.group(0)[:3] + "\\.", text)
+
+
 PAIN_TYPES = ("acute", "subacute", "chronic")
 
 
@@ -39,6 +63,14 @@ class Frequency:
 
 
 @dataclass(frozen=True)
+class DrugCandidate:
+    """One more way to identify a line's drug, tried when the ones before it do not resolve (an EHR sends an RxNorm
+    code outside the knowledge base, an NDC, a display text ...). `source` says where it was read (`coding.display`)."""
+    drug: Any  # free text or {"system", "code"}
+    source: str
+
+
+@dataclass(frozen=True)
 class DrugLine:
     ref: str  # "regimen[0]" or "patient.medications[2]"
     drug: Any  # free text or {"system", "code"}
@@ -50,12 +82,20 @@ class DrugLine:
     start_date: dt.date | None = None
     duration_days: int | None = None
     current: bool = False  # True for patient.medications, False for the regimen being ordered
+    drug_source: str | None = None  # where `drug` was read (FHIR: "coding", "text" ...); None when typed as is
+    alternatives: tuple[DrugCandidate, ...] = ()  # tried in order when `drug` does not resolve
+    notes: tuple[str, ...] = ()  # how the line was read where that matters to a finding ("a range: its high end")
 
     @property
     def input_text(self) -> str:
         if isinstance(self.drug, dict):
             return f"{self.drug.get('system', '')}|{self.drug.get('code', '')}"
         return str(self.drug)
+
+    @property
+    def shown_text(self) -> str:
+        """`input_text` as it may stand in a finding (escaped: see markdown_text)."""
+        return markdown_text(self.input_text)
 
 
 @dataclass(frozen=True)
@@ -85,7 +125,9 @@ class Patient:
     serum_creatinine_mg_dl: float | None = None
     egfr_ml_min: float | None = None
     crcl_ml_min: float | None = None
-    conditions: tuple[Any, ...] = ()  # keywords, or codings {"system", "code"} (SNOMED CT, ICD-10-CM)
+    # Keywords, or records {"keyword" | "system"+"code" | "codings": [{"system", "code", "display"}] | "text",
+    # "status": active | resolved | inactive | remission}: see stewardship/conditions.py.
+    conditions: tuple[Any, ...] = ()
     pain_type: str | None = None
     gestational_weeks: float | None = None
     child_pugh_class: str | None = None

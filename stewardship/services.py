@@ -55,6 +55,7 @@ def check_and_keep(engine: Engine, store: CheckStore, request: CheckRequest, req
     result = engine.check(request)
     check_id = str(uuid.uuid4())
     body = response_json(check_id, result)
+    body["rulesVersion"] = engine.rulebook.version  # which rules produced this answer (knowledge base + config)
     store.add_check(check_id, request_json, body, result, requester, source, engine.kb.version, patient.id,
                     [{**plan} for plan in result.reminders])
     return body, result

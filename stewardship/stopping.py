@@ -19,7 +19,7 @@ from .knowledge import Citation, Citations, Ingredient, KnowledgeBase, Knowledge
 from .model import PAIN_TYPES, Outcome
 
 if TYPE_CHECKING:
-    from .engine import CheckContext, Exposure
+    from .context import CheckContext, Exposure
 
 
 class StoppingRuleSchema(Schema):

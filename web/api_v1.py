@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g
 
-from . import auth, checks, drugs, reminders, reviews
+from . import auth, checks, drugs, knowledge, reminders, reviews, sweeps
 
 bp = Blueprint("api_v1", __name__)
 bp.before_request(auth.require_bearer_token)
@@ -11,6 +11,8 @@ bp.register_blueprint(drugs.bp)
 bp.register_blueprint(checks.bp)
 bp.register_blueprint(reminders.bp)
 bp.register_blueprint(reviews.bp)
+bp.register_blueprint(knowledge.bp)
+bp.register_blueprint(sweeps.bp)
 
 
 @bp.get("/whoami")

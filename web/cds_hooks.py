@@ -2,33 +2,50 @@
 
 A hook call becomes a check: the draft orders are the regimen, the patient's context comes from prefetch or, where
 prefetch left a key out, from the EHR's FHIR server. The check is stored like any other; its findings come back as
-cards. A card already shown at order-select is not shown again at order-sign for the unchanged order (to the same
-user in the same encounter), and an order created by accepting a suggestion does not bring back the card that
-proposed it. A repeated hookInstance gets the first answer again.
+cards (web/cds_cards.py: by default one per draft order). A card already shown at order-select is not shown again at
+order-sign for the unchanged order (to the same user in the same encounter), and an order created by accepting a
+suggestion does not bring back the card that proposed it. A repeated hookInstance gets the first answer again.
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, g, request
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from adapters.cds_auth import JwtRejected
-from adapters.fhir import (FhirInputError, PatientFacts, medication_line, read_conditions, read_observations,
-                           read_patient, resources)
-from adapters.fhir_client import FhirClient, FhirUnavailable
-from stewardship.model import CheckRequest, Patient
+from adapters.cds_auth import JwtRejected, TrustedIssuer
+from adapters.fhir import (
+    FhirInputError,
+    PatientFacts,
+    included_medications,
+    medication_references,
+    read_medication,
+    resources,
+)
+from adapters.fhir_client import FhirClient, FhirUnavailable, encode_token
+from adapters.fhir_intake import FhirRecord
+from adapters.fhir_intake import check_request as fhir_check_request
+from adapters.reviews import ReviewStore
+from adapters.storage import HookInstanceTaken
+from stewardship.model import markdown_text
 from stewardship.services import check_and_keep
 
-from .cds_cards import DraftOrder, card, edge_card, fingerprint, suggestions_with_actions
+from .cds_cards import DraftOrder, build_cards, card_fingerprint, edge_card, fingerprint, group_findings
 from .errors import ApiError
 from .observability import OVERRIDES, count_findings
-from .schemas import field_errors
+from .schemas import load_or_400
 
+log = logging.getLogger(__name__)
 bp = Blueprint("cds_hooks", __name__)
 HOOKS = ("order-select", "order-sign")
 REQUIRED_CONTEXT = ("patient", "conditions", "medications")  # without these the check means little: 412
+# Prefetch keys whose resources are the patient's medications (all four FHIR medication resources; only
+# `medications`, the MedicationRequests, is required). Medications they reference are read into REFERENCED.
+MEDICATION_KEYS = ("medications", "medicationStatements", "medicationDispenses", "medicationAdministrations")
+REFERENCED = "referencedMedications"
+MAX_MEDICATION_READS = 20  # Medication resources read by reference in one hook call (each within the time budget)
 REPEAT_WINDOW = dt.timedelta(hours=24)  # an order-select card is not repeated at order-sign within this time
 # (to the same user in the same encounter: another prescriber signing the order has not seen it)
 
@@ -49,9 +66,10 @@ class ContextSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    userId = fields.String(required=True, validate=validate.Length(min=1))
-    patientId = fields.String(required=True, validate=validate.Length(min=1))
-    encounterId = fields.String(load_default=None)
+    # Lengths as stored (checks.requester, patient_ref): PostgreSQL refuses longer values, so they are a 400 here.
+    userId = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    patientId = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    encounterId = fields.String(load_default=None, validate=validate.Length(max=200))
     draftOrders = fields.Dict(required=True)
     selections = fields.List(fields.String(), load_default=None)
 
@@ -82,20 +100,20 @@ class CodingSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    system = fields.String(load_default=None)
-    code = fields.String(required=True)
-    display = fields.String(load_default=None)
+    system = fields.String(load_default=None, validate=validate.Length(max=200))
+    code = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    display = fields.String(load_default=None, validate=validate.Length(max=300))
 
 
 class FeedbackItemSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    card = fields.String(required=True)
+    card = fields.String(required=True, validate=validate.Length(min=1, max=36))  # our card uuids
     outcome = fields.String(required=True, validate=validate.OneOf(("accepted", "overridden")))
-    acceptedSuggestions = fields.List(fields.Dict(), load_default=list)
+    acceptedSuggestions = fields.List(fields.Dict(), load_default=list, validate=validate.Length(max=50))
     overrideReason = fields.Dict(load_default=None)
-    outcomeTimestamp = fields.String(required=True)
+    outcomeTimestamp = fields.String(required=True, validate=validate.Length(min=1, max=40))
 
     @validates_schema
     def _accepted_names_its_suggestions(self, data: dict, **_: object) -> None:
@@ -138,16 +156,24 @@ def discovery():
                          for service in config.services.values()]}
 
 
-def _authenticate() -> None:
+def _authenticate() -> TrustedIssuer | None:
+    """The calling EHR's trust entry (None with STEWARDSHIP_AUTH=off). The reason for a refusal is logged, not
+    answered: the caller learns nothing about which issuers or keys exist."""
     settings = current_app.config["SETTINGS"]
     if not settings.auth:
-        return
+        return None
     base = (settings.public_url or request.host_url).rstrip("/")
     try:
-        current_app.extensions["cds_verifier"].verify(request.headers.get("Authorization"), base + request.path)
+        issuer, _ = current_app.extensions["cds_verifier"].verify(request.headers.get("Authorization"),
+                                                                  base + request.path)
     except JwtRejected as error:
-        raise ApiError(401, "unauthorized", "the CDS client could not be authenticated",
-                       extra={"reason": error.reason}) from None
+        log.warning("CDS client refused: %s", error.reason)
+        raise ApiError(401, "unauthorized", "the CDS client could not be authenticated") from None
+    return issuer
+
+
+def _audit(action: str, user: str | None, target: str) -> None:
+    ReviewStore(current_app.extensions["store"].engine).audit((user or "")[:64] or None, action, target[:200])
 
 
 def _service(service_id: str):  # noqa: ANN202
@@ -162,15 +188,11 @@ def call_service(service_id: str):
     if request.method == "OPTIONS":
         return "", 204
     service = _service(service_id)
-    _authenticate()
+    g.cds_issuer = _authenticate()
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ApiError(400, "validation_failed", "the body must be a JSON object", {"(body)": "expected JSON"})
-    try:
-        call = HookRequestSchema().load(body)
-    except ValidationError as error:
-        raise ApiError(400, "validation_failed", "the hook request has invalid fields",
-                       field_errors(error.messages)) from None
+    call = load_or_400(HookRequestSchema(), body, "the hook request has invalid fields")
     if call["hook"] != service.hook:
         raise ApiError(400, "validation_failed", "wrong hook for this service",
                        {"hook": f"service {service.id} answers {service.hook}"})
@@ -178,60 +200,70 @@ def call_service(service_id: str):
         raise ApiError(400, "validation_failed", "order-select needs selections",
                        {"context.selections": "at least one selected order (Type/id)"})
     store = current_app.extensions["store"]
-    answered = store.hook_response(call["hookInstance"])
+    try:
+        answered = store.hook_response(call["hookInstance"], _issuer_name())
+    except HookInstanceTaken:
+        raise ApiError(409, "conflict", "this hookInstance was already used",
+                       {"hookInstance": "each hook call needs a new hookInstance"}) from None
     if answered is not None:
         return answered
     return _answer(service, call, body)
+
+
+def _issuer_name() -> str | None:
+    issuer = g.get("cds_issuer")
+    return issuer.iss if issuer else None
 
 
 def _answer(service, call: dict, body: dict) -> dict:  # noqa: ANN001
     config, store = current_app.extensions["cds"], current_app.extensions["store"]
     context = call["context"]
     patient_id = context["patientId"]
-    drafts = _drafts(context["draftOrders"])
-    data, fetch_failures = _patient_data(call, config)
+    now = dt.datetime.now(dt.timezone.utc)
     facts = PatientFacts()
-    kb = current_app.extensions["kb"]
-    if data.get("patient"):
-        try:
-            read_patient(data["patient"], facts)
-        except FhirInputError as error:
-            facts.unreadable.append(str(error))
-    read_conditions(resources(data.get("conditions"), "Condition"), facts, kb)
-    read_observations(sum((resources(data.get(k), "Observation") for k in ("creatinine", "egfr", "weight")), []),
-                      facts)
-    draft_ids = {d.id for d in drafts.values()}
-    medications = []
-    for index, raw in enumerate(r for r in resources(data.get("medications"), "MedicationRequest")
-                                if r.get("id") not in draft_ids):
-        try:
-            medications.append(medication_line(raw, f"patient.medications[{len(medications)}]", True,
-                                               f"prefetch.medications[{index}]")[1])
-        except FhirInputError as error:
-            facts.unreadable.append(str(error))
-    check_request = CheckRequest(
-        patient=Patient(id=patient_id, birth_date=facts.birth_date, sex=facts.sex, weight_kg=facts.weight_kg,
-                        serum_creatinine_mg_dl=facts.serum_creatinine_mg_dl, egfr_ml_min=facts.egfr_ml_min,
-                        conditions=tuple(facts.conditions), medications=tuple(medications)),
-        regimen=tuple(dataclasses.replace(d.line, ref=ref) for ref, d in drafts.items()),
-        as_of=dt.datetime.now(dt.timezone.utc).date())
+    draft_raws = _draft_resources(context["draftOrders"], facts)
+    # A draft that cannot be read is a 400 before any FHIR request; read for good once referenced Medications are in.
+    _drafts(draft_raws, included_medications(context["draftOrders"]), now, PatientFacts())
+    data, fetch_failures = _patient_data(call, config, g.get("cds_issuer"), [raw for _, raw in draft_raws])
+    known = included_medications(context["draftOrders"], *(data.get(k) for k in (*MEDICATION_KEYS, REFERENCED)))
+    drafts = _drafts(draft_raws, known, now, facts)
+    record = FhirRecord(patient_id, data.get("patient"), resources(data.get("conditions"), "Condition"),
+                        sum((resources(data.get(k), "Observation") for k in ("creatinine", "egfr", "weight")), []),
+                        [(k, data.get(k)) for k in MEDICATION_KEYS])
+    regimen = [dataclasses.replace(d.line, ref=ref) for ref, d in drafts.items()]
+    check_request = fhir_check_request(record, known, now, now.date(), current_app.extensions["engine"].resolver,
+                                       facts, regimen, skip={f"MedicationRequest/{d.id}" for d in drafts.values()})
     stored_request = {k: v for k, v in body.items() if k != "fhirAuthorization"}  # access tokens are never kept
     result, domain = check_and_keep(current_app.extensions["engine"], store, check_request, stored_request,
                                     context["userId"], source=f"cds:{call['hook']}")
     check_url = f"{(current_app.config['SETTINGS'].public_url or request.host_url).rstrip('/')}/checks/{result['id']}"
     count_findings(result["findings"])
     cards, rows = _cards(domain.findings, call, drafts, patient_id, result, check_url)
-    for key, reason in fetch_failures:
+    optional_medications = [(key, reason) for key, reason in fetch_failures if key in MEDICATION_KEYS[1:]]
+    for key, reason in [failure for failure in fetch_failures if failure not in optional_medications]:
         cards.append(edge_card(f"Not checked: {key} could not be read from the FHIR server ({reason})",
                                f"The service asked the EHR's FHIR server for `{key}` and got no usable answer "
                                f"({reason}); findings that need it were NOT checked.", "warning", config, check_url))
+    if optional_medications:  # one card for the statements, dispenses and administrations it could not read
+        cards.append(edge_card(
+            "Not checked: medication statements, dispenses or administrations could not be read from the FHIR server",
+            "The service asked the EHR's FHIR server for the medications recorded outside orders and got no usable "
+            "answer:\n" + "\n".join(f"- `{key}`: {markdown_text(reason)}" for key, reason in optional_medications)
+            + "\n\nA drug recorded only there was NOT checked against the order.", "warning", config, check_url))
     if facts.unreadable:
         cards.append(edge_card("Some FHIR data could not be read and was not checked",
-                               "Not used:\n" + "\n".join(f"- {item}" for item in facts.unreadable[:20]), "info",
-                               config, check_url))
+                               "Not used:\n" + "\n".join(f"- {markdown_text(item)}" for item in facts.unreadable[:20]),
+                               "info", config, check_url))
+    if facts.incomplete:
+        cards.append(edge_card("Read although FHIR required elements were missing",
+                               "These resources lack elements FHIR requires but this check does not need; they were "
+                               "read without them:\n"
+                               + "\n".join(f"- {markdown_text(item)}" for item in facts.incomplete[:20]),
+                               "info", config, check_url))
     response = {"cards": cards}
-    return store.save_hook_call(call["hookInstance"], service.id, call["hook"], result["id"], patient_id, response,
-                                rows)
+    _audit("cds_hook_call", context["userId"], f"check:{result['id']} {call['hook']} iss:{_issuer_name() or '-'}")
+    return store.save_hook_call(call["hookInstance"], _issuer_name(), service.id, call["hook"], result["id"],
+                                patient_id, response, rows)
 
 
 class _Draft:
@@ -239,30 +271,54 @@ class _Draft:
         self.order, self.line, self.id = order, line, order.id
 
 
-def _drafts(bundle: dict) -> dict[str, _Draft]:
+def _draft_resources(bundle: dict, facts: PatientFacts) -> list[tuple[int, dict]]:
+    """The draft MedicationRequests with their entry index. Other resource types (a lab order beside the drugs) are
+    noted as not checked; a bundle without any MedicationRequest is a 400."""
+    found = []
+    for index, entry in enumerate(bundle.get("entry") or []):
+        raw = entry.get("resource") if isinstance(entry, dict) else None
+        kind = raw.get("resourceType") if isinstance(raw, dict) else None
+        if kind == "MedicationRequest":
+            found.append((index, raw))
+        else:
+            facts.unreadable.append(f"context.draftOrders.entry[{index}]: {kind or 'no resource'} is not a "
+                                    "medication order; not checked")
+    if not found:
+        raise ApiError(400, "validation_failed", "no MedicationRequest among the draft orders",
+                       {"context.draftOrders": "a Bundle with at least one MedicationRequest"})
+    return found
+
+
+def _drafts(draft_raws: list[tuple[int, dict]], known: dict[str, dict], now: dt.datetime,
+            facts: PatientFacts) -> dict[str, _Draft]:
+    """The draft orders as regimen lines. What FHIR requires but the check does not need (`intent`, `status`,
+    `subject`) may be missing and is said; a draft that is not valid FHIR or names no medication is a 400."""
     config = current_app.extensions["cds"]
     drafts: dict[str, _Draft] = {}
-    for index, entry in enumerate(bundle.get("entry") or []):
-        raw = (entry or {}).get("resource") or {}
-        if raw.get("resourceType") != "MedicationRequest":
-            continue
+    for index, raw in draft_raws:
         ref = f"regimen[{len(drafts)}]"
+        where = f"context.draftOrders.entry[{index}].resource"
         try:
-            order_id, line = medication_line(raw, ref, False, f"context.draftOrders.entry[{index}].resource")
+            record = read_medication(raw, ref, where, now, known, ordered=True)
         except FhirInputError as error:
             raise ApiError(400, "validation_failed", "a draft order could not be read",
                            {error.field: error.message}) from None
+        if record.missing:
+            facts.incomplete.append(f"{where} ({record.reference}): {', '.join(record.missing)} not given")
+        facts.unreadable.extend(f"{where} ({record.reference}): {problem}" for problem in record.problems)
         marker = next((i.get("value") for i in raw.get("identifier") or []
-                       if i.get("system") == config.suggestion_system), None)
-        drafts[ref] = _Draft(DraftOrder(ref, order_id or ref, raw, marker), line)
-    if not drafts:
-        raise ApiError(400, "validation_failed", "no MedicationRequest among the draft orders",
-                       {"context.draftOrders": "a Bundle with at least one MedicationRequest"})
+                       if isinstance(i, dict) and i.get("system") == config.suggestion_system), None)
+        drafts[ref] = _Draft(DraftOrder(ref, raw.get("id") or ref, raw, marker), record.line)
     return drafts
 
 
-def _patient_data(call: dict, config) -> tuple[dict, list[tuple[str, str]]]:  # noqa: ANN001
-    """Prefetch first; what it left out, from the FHIR server; 412 when required data cannot be had at all."""
+def _patient_data(call: dict, config, issuer: TrustedIssuer | None,  # noqa: ANN001
+                  drafts: list[dict]) -> tuple[dict, list[tuple[str, str]]]:
+    """Prefetch first; what it left out, from the FHIR server; 412 when required data cannot be had at all. Then
+    the Medications that drafts and medication records reference but nobody sent (under REFERENCED, as a Bundle).
+
+    The FHIR server is contacted only when the calling issuer's trust entry lists it (issue 13, SSRF): with
+    STEWARDSHIP_AUTH=off there is no issuer, and so no FHIR request at all."""
     prefetch = call["prefetch"] or {}
     data, missing = {}, []
     for key in config.prefetch:
@@ -272,70 +328,114 @@ def _patient_data(call: dict, config) -> tuple[dict, list[tuple[str, str]]]:  # 
         else:
             data[key] = value  # None means "the EHR has no data": not missing
     failures: list[tuple[str, str]] = []
-    if not missing:
+    referenced = _unsent_medications(data, drafts, call["context"]["draftOrders"])
+    if not missing and not referenced:
         return data, failures
-    if not call.get("fhirServer"):
+    server = call.get("fhirServer")
+    base = issuer.allows_fhir_server(server) if issuer and server else None
+    if base is None:
+        why = "no fhirServer was given" if not server else "fhirServer is not one this EHR may name"
         required = [key for key in missing if key in REQUIRED_CONTEXT]
         if required:
-            raise ApiError(412, "precondition_failed", "prefetch is missing and no fhirServer was given",
-                           {f"prefetch.{key}": "not prefetched and not fetchable" for key in required})
+            fields_ = {f"prefetch.{key}": "not prefetched and not fetchable" for key in required}
+            if server:
+                fields_["fhirServer"] = "not among the FHIR servers configured for this EHR; not contacted"
+            raise ApiError(412, "precondition_failed", f"prefetch is missing and {why}", fields_)
+        if server:
+            failures.extend((key, "fhirServer not allowed for this EHR; not contacted") for key in missing)
         return data, failures
+    settings = current_app.config["SETTINGS"]
+    try:
+        patient = encode_token(call["context"]["patientId"])
+    except FhirUnavailable as error:
+        return _fetch_refused(data, missing, str(error))
     token = (call.get("fhirAuthorization") or {}).get("access_token")
-    client = FhirClient(call["fhirServer"], token, current_app.config["SETTINGS"].fhir_timeout)
+    client = FhirClient(base, token, settings.fhir_timeout, settings.fhir_budget, settings.fhir_max_bytes)
     try:
         for key in missing:
-            query = config.prefetch[key].replace("{{context.patientId}}", call["context"]["patientId"])
             try:
-                data[key] = client.get(query)
+                data[key] = client.get(config.prefetch[key].replace("{{context.patientId}}", patient))
             except FhirUnavailable as error:
                 failures.append((key, str(error)))
+        found = []
+        for reference in _unsent_medications(data, drafts, call["context"]["draftOrders"])[:MAX_MEDICATION_READS]:
+            try:
+                medication = client.get(f"Medication/{encode_token(reference.split('/', 1)[1])}")
+            except FhirUnavailable as error:
+                failures.append((reference, str(error)))
+                continue
+            if medication.get("resourceType") == "Medication":
+                found.append({"resource": {**medication, "id": reference.split("/", 1)[1]}})
+        if found:
+            data[REFERENCED] = {"resourceType": "Bundle", "type": "collection", "entry": found}
     finally:
         client.close()
     return data, failures
 
 
+def _unsent_medications(data: dict, drafts: list[dict], draft_bundle: dict) -> list[str]:
+    """`Medication/<id>` references of drafts and medication records that no bundle brought."""
+    records = [raw for key in MEDICATION_KEYS for kind in ("MedicationRequest", "MedicationStatement",
+                                                           "MedicationDispense", "MedicationAdministration")
+               for raw in resources(data.get(key), kind)]
+    known = included_medications(draft_bundle, *(data.get(k) for k in MEDICATION_KEYS))
+    return medication_references([*drafts, *records], known)
+
+
+def _fetch_refused(data: dict, missing: list[str], why: str) -> tuple[dict, list[tuple[str, str]]]:
+    required = [key for key in missing if key in REQUIRED_CONTEXT]
+    if required:
+        raise ApiError(412, "precondition_failed", f"prefetch is missing and {why}",
+                       {"context.patientId": why, **{f"prefetch.{key}": "not prefetched and not fetchable"
+                                                     for key in required}})
+    return data, [(key, why) for key in missing]
+
+
 def _cards(findings, call: dict, drafts: dict[str, _Draft], patient_id: str, result: dict,  # noqa: ANN001
            check_url: str) -> tuple[list[dict], list[dict]]:
+    """The findings as cards (config `cards`: per draft order, or per finding) and the rows that keep them: each
+    card with the findings it stands for, so that feedback counts for every finding code."""
     config, store = current_app.extensions["cds"], current_app.extensions["store"]
     orders = {ref: d.order for ref, d in drafts.items()}
     if call["hook"] == "order-select":
         selected = {s.split("/")[-1] for s in call["context"]["selections"]}
         focus = {ref for ref, d in drafts.items() if d.id in selected}
         findings = [f for f in findings if focus.intersection(f.lines)]
-    context = call["context"]
-    seen_by = f"{context['userId']}|{context.get('encounterId') or ''}"
-    prints = {id(f): fingerprint(patient_id, f, orders, seen_by) for f in findings}
-    already = set()
-    if call["hook"] == "order-sign":
-        since = dt.datetime.now(dt.timezone.utc) - REPEAT_WINDOW
-        already = store.cards_shown(patient_id, list(prints.values()), "order-select", since)
     origins = store.suggestion_origins(patient_id, {d.order.created_by_suggestion for d in drafts.values()
                                                     if d.order.created_by_suggestion})
-    by_origin = {ref: origins.get(d.order.created_by_suggestion) for ref, d in drafts.items()}
-    cards, rows, seen = [], [], set()
+    by_origin = {ref: origins.get(d.order.created_by_suggestion, frozenset()) for ref, d in drafts.items()}
+    shown, seen = [], set()
     for finding in findings:
-        print_ = prints[id(finding)]
         if finding.category == "unresolved":
             # Issue 5: in the EHR, what does not map is an info card, never an interruption (an EHR's list is full
             # of drugs and problems outside pain care); the native API keeps the contract's warning for a drug line.
             finding = dataclasses.replace(finding, severity="info")
-        if print_ in already:
-            continue  # shown at order-select for the same, unchanged order
-        if any(by_origin.get(ref) == finding.code for ref in finding.lines):
-            continue  # this order was created by accepting this card's own suggestion
+        if any(finding.code in by_origin.get(ref, ()) for ref in finding.lines):
+            continue  # this order was created by accepting a suggestion of a card that stood for this finding
         ours = [ref for ref in finding.lines if ref in drafts and drafts[ref].order.created_by_suggestion]
         if ours and len(ours) == len([ref for ref in finding.lines if ref in drafts]) and finding.severity == "info":
             continue  # a note about an order the service itself proposed: not worth a card
-        key = (finding.code, finding.drugs)
-        if key in seen:
-            continue
-        seen.add(key)
-        actions = suggestions_with_actions(finding, config, orders, patient_id, result["derived"])
-        shown = card(finding, config, check_url, actions)
-        cards.append(shown)
-        rows.append({"uuid": shown["uuid"], "fingerprint": print_, "code": finding.code,
-                     "category": finding.category, "indicator": finding.severity, "summary": finding.summary,
-                     "suggestions": [{"uuid": a["uuid"], "label": a["label"]} for a in actions]})
+        if (finding.code, finding.drugs) not in seen:
+            seen.add((finding.code, finding.drugs))
+            shown.append(finding)
+    context = call["context"]
+    seen_by = f"{context['userId']}|{context.get('encounterId') or ''}"
+    prints = {id(f): fingerprint(patient_id, f, orders, seen_by) for f in shown}
+    already = set()
+    if call["hook"] == "order-sign":
+        since = dt.datetime.now(dt.timezone.utc) - REPEAT_WINDOW
+        already = store.cards_shown(patient_id, list(prints.values()), "order-select", since)
+    # a card shown at order-select for the same, unchanged orders is held back: only when all its findings were on it
+    groups = [group for group in group_findings(shown, list(orders), config.cards)
+              if not all(prints[id(f)] in already for f in group.findings)]
+    cards = build_cards(groups, config, orders, patient_id, result, check_url)
+    rows = [{"uuid": card["uuid"], "fingerprint": card_fingerprint(prints[id(f)] for f in group.findings),
+             "code": group.lead.code, "category": group.lead.category, "indicator": group.lead.severity,
+             "summary": card["summary"],
+             "suggestions": [{"uuid": s["uuid"], "label": s["label"]} for s in card.get("suggestions", [])],
+             "findings": [{"fingerprint": prints[id(f)], "code": f.code, "category": f.category,
+                           "severity": f.severity} for f in group.findings]}
+            for group, card in zip(groups, cards)]
     return cards, rows
 
 
@@ -344,15 +444,12 @@ def feedback(service_id: str):
     if request.method == "OPTIONS":
         return "", 204
     _service(service_id)
-    _authenticate()
+    g.cds_issuer = _authenticate()
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ApiError(400, "validation_failed", "the body must be a JSON object", {"(body)": "expected JSON"})
-    try:
-        items = FeedbackSchema().load(body)["feedback"]
-    except ValidationError as error:
-        raise ApiError(400, "validation_failed", "the feedback has invalid fields",
-                       field_errors(error.messages)) from None
-    for code in current_app.extensions["store"].add_feedback(service_id, items):
+    items = load_or_400(FeedbackSchema(), body, "the feedback has invalid fields")["feedback"]
+    for code in current_app.extensions["store"].add_feedback(service_id, items, _issuer_name()):
         OVERRIDES.labels(code).inc()
+    _audit("cds_feedback", None, f"{service_id} cards:{len(items)} iss:{_issuer_name() or '-'}")
     return {}

@@ -4,9 +4,8 @@
 """
 from __future__ import annotations
 
-from typing import Mapping
-
 import logging
+from typing import Mapping
 
 from flask import Flask, jsonify
 from sqlalchemy.exc import DBAPIError, OperationalError

@@ -9,13 +9,40 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 
 from stewardship import units
 from stewardship.dosing import FrequencyError, parse_frequency
-from stewardship.model import (CONDITIONS, PAIN_TYPES, PROCEDURES, ROUTES, CheckRequest, Dose, DrugLine, Outcome,
-                               Patient, PlannedProcedure)
+from stewardship.model import (
+    CONDITIONS,
+    PAIN_TYPES,
+    PROCEDURES,
+    ROUTES,
+    CheckRequest,
+    Dose,
+    DrugLine,
+    Outcome,
+    Patient,
+    PlannedProcedure,
+)
+from stewardship.prescribable import NDC_SYSTEM, ndc11
 from stewardship.terminology import RXNORM_SYSTEM
 
+from .errors import ApiError
+
 MAX_LINES = 100  # regimen and medication lines per check (a documented limit, not a clinical one)
+# Every string and list of a check has a maximum, so a stored check is bounded by its schema, not only by the body
+# limit: codes were the last unbounded strings (an RxCUI has at most 7 digits today, a SNOMED CT id 18).
+MAX_CODE_DIGITS, MAX_CODE_LENGTH = 12, 64
 SNOMED = "http://snomed.info/sct"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+
+
+def _closed(value: Mapping, allowed: tuple[str, ...]) -> None:
+    """A nested object is stored as sent, so it takes only the keys that are read (as the schemas refuse unknown
+    fields), and a unit is a short word: a check cannot carry megabytes of ignored keys into the database."""
+    unknown = sorted(str(key)[:40] for key in set(value) - set(allowed))
+    if unknown:
+        raise ValidationError(f"unknown field(s) {', '.join(unknown[:5])}; expected only {', '.join(allowed)}")
+    for key in ("unit", "display"):
+        if isinstance(value.get(key), str) and len(value[key]) > (32 if key == "unit" else 200):
+            raise ValidationError(f"{key} is too long")
 
 
 class QuantityField(fields.Field):
@@ -26,6 +53,8 @@ class QuantityField(fields.Field):
         self.dimension = dimension
 
     def _deserialize(self, value: Any, attr: str | None, data: Mapping | None, **kwargs: Any) -> float:
+        if isinstance(value, dict):
+            _closed(value, ("value", "unit"))
         try:
             amount = units.from_json(value, self.dimension, attr or "value")
         except units.UnitError as error:
@@ -40,6 +69,7 @@ class DoseField(fields.Field):
     def _deserialize(self, value: Any, attr: str | None, data: Mapping | None, **kwargs: Any) -> Dose:
         if not isinstance(value, dict):
             raise ValidationError('expected an object {"value": number, "unit": string}')
+        _closed(value, ("value", "unit"))
         unit = value.get("unit")
         dimension = units.dimension_of(unit) if isinstance(unit, str) and unit.strip() else None
         if dimension is None:
@@ -71,7 +101,8 @@ class RouteField(fields.String):
 
 
 class DrugField(fields.Field):
-    """A drug: free text, or an RxNorm coding `{"system", "code"}`."""
+    """A drug: free text (a name, or a code typed as "rxcui:855332" or an NDC), or a coding `{"system", "code",
+    "display"?}` in RxNorm or NDC; the display is tried as text where the code is not known."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Mapping | None, **kwargs: Any) -> Any:
         if isinstance(value, str):
@@ -81,17 +112,26 @@ class DrugField(fields.Field):
                 raise ValidationError("a drug name is at most 200 characters")
             return value.strip()
         if isinstance(value, dict):
-            code = value.get("code")
-            if value.get("system") != RXNORM_SYSTEM:
-                raise ValidationError(f"a coded drug needs system {RXNORM_SYSTEM!r}")
-            if not isinstance(code, str) or not code.strip().isdigit():
-                raise ValidationError("an RxNorm code is a string of digits")
-            return {"system": RXNORM_SYSTEM, "code": code.strip()}
-        raise ValidationError("a drug is a name (string) or an RxNorm coding {\"system\", \"code\"}")
+            _closed(value, ("system", "code", "display"))
+            system, code, display = value.get("system"), value.get("code"), value.get("display")
+            if system not in (RXNORM_SYSTEM, NDC_SYSTEM):
+                raise ValidationError(f"a coded drug needs system {RXNORM_SYSTEM!r} (RxNorm) or {NDC_SYSTEM!r} (NDC)")
+            if system == RXNORM_SYSTEM and (not isinstance(code, str) or not code.strip().isdigit()
+                                            or len(code.strip()) > MAX_CODE_DIGITS):
+                raise ValidationError(f"an RxNorm code is a string of at most {MAX_CODE_DIGITS} digits")
+            if system == NDC_SYSTEM and (not isinstance(code, str) or ndc11(code) is None):
+                raise ValidationError("an NDC code is 11 digits, or hyphenated 5-4-2, 4-4-2, 5-3-2 or 5-4-1")
+            if display is not None and (not isinstance(display, str) or len(display) > 200):
+                raise ValidationError("a coding's display is text of at most 200 characters")
+            coding = {"system": system, "code": code.strip()}
+            return {**coding, "display": display.strip()} if display and display.strip() else coding
+        raise ValidationError('a drug is a name (string), or an RxNorm or NDC coding {"system", "code", "display"?}')
 
 
 class FrequencyField(fields.Field):
     def _deserialize(self, value: Any, attr: str | None, data: Mapping | None, **kwargs: Any):
+        if isinstance(value, dict):
+            _closed(value, ("timesPerDay",))
         try:
             return parse_frequency(value)
         except FrequencyError as error:
@@ -99,21 +139,53 @@ class FrequencyField(fields.Field):
 
 
 class ConditionField(fields.Field):
-    """A condition keyword (contract section 1), or a SNOMED CT / ICD-10-CM coding (mapped by the caller)."""
+    """A condition: a keyword (contract section 1); a SNOMED CT / ICD-10-CM coding {"system", "code"}; or a record
+    {"keyword" | "system"+"code" | "text", "status"} where text is what a clinician wrote ("peptic ulcer disease",
+    matched conservatively when no code is known) and status is active (default), resolved, inactive or remission."""
+
+    RECORD_KEYS = frozenset({"keyword", "system", "code", "display", "text", "status"})
+    STATUSES = ("active", "resolved", "inactive", "remission")
 
     def _deserialize(self, value: Any, attr: str | None, data: Mapping | None, **kwargs: Any) -> Any:
         if isinstance(value, str):
             if value not in CONDITIONS:
-                raise ValidationError(f"unknown condition {value!r}; use a keyword ({', '.join(CONDITIONS)}) or a "
-                                      "SNOMED CT / ICD-10-CM coding")
+                raise ValidationError(f"unknown condition {value!r}; use a keyword ({', '.join(CONDITIONS)}), a "
+                                      "SNOMED CT / ICD-10-CM coding, or {\"text\": \"...\"} for free text")
             return value
-        if isinstance(value, dict):
+        if not isinstance(value, dict):
+            raise ValidationError("a condition is a keyword, a coding {\"system\", \"code\"} or a record "
+                                  "{\"keyword\" | \"system\"+\"code\" | \"text\", \"status\"}")
+        unknown = sorted(set(value) - self.RECORD_KEYS)
+        if unknown:
+            raise ValidationError(f"unknown field(s) {', '.join(unknown)}; a condition record has "
+                                  f"{', '.join(sorted(self.RECORD_KEYS))}")
+        status = value.get("status", "active")
+        if status not in self.STATUSES:
+            raise ValidationError(f"status must be one of {', '.join(self.STATUSES)}")
+        record: dict[str, str] = {"status": status}
+        if "keyword" in value:
+            if value["keyword"] not in CONDITIONS:
+                raise ValidationError(f"unknown condition keyword {value['keyword']!r}; use one of "
+                                      f"{', '.join(CONDITIONS)}")
+            if set(value) - {"keyword", "status"}:
+                raise ValidationError("a keyword condition takes no code or text")
+            return {"keyword": value["keyword"], **record}
+        for name in ("text", "display"):
+            if name in value:
+                if not isinstance(value[name], str) or not value[name].strip() or len(value[name]) > 300:
+                    raise ValidationError(f"{name} must be a non-empty string of at most 300 characters")
+                record[name] = value[name].strip()
+        if "code" in value or "system" in value:
             if value.get("system") not in (SNOMED, ICD10CM):
                 raise ValidationError(f"a coded condition needs system {SNOMED!r} or {ICD10CM!r}")
             if not isinstance(value.get("code"), str) or not value["code"].strip():
                 raise ValidationError("a coded condition needs a code (string)")
-            return {"system": value["system"], "code": value["code"].strip()}
-        raise ValidationError("a condition is a keyword or a coding {\"system\", \"code\"}")
+            if len(value["code"].strip()) > MAX_CODE_LENGTH:
+                raise ValidationError(f"a condition code is at most {MAX_CODE_LENGTH} characters")
+            return {"system": value["system"], "code": value["code"].strip(), **record}
+        if "text" not in record:
+            raise ValidationError("a condition record needs a keyword, a system and code, or a text")
+        return record
 
 
 def _not_future(day: dt.date) -> None:
@@ -229,6 +301,14 @@ def _line(ref: str, data: dict, current: bool) -> DrugLine:
     return DrugLine(ref=ref, drug=data["drug"], dose=data["dose"], frequency=data["frequency"], prn=data["prn"],
                     max_daily_dose=data["maxDailyDose"], route=data["route"], start_date=data["startDate"],
                     duration_days=data["durationDays"], current=current)
+
+
+def load_or_400(schema: Schema, data: Any, message: str) -> Any:
+    """`schema.load(data)`, or the one 400 of the API naming every bad field (web/errors.py's shape)."""
+    try:
+        return schema.load(data)
+    except ValidationError as error:
+        raise ApiError(400, "validation_failed", message, field_errors(error.messages)) from None
 
 
 def field_errors(messages: Any, prefix: str = "") -> dict[str, str]:

@@ -45,7 +45,7 @@ def test_a_token_from_the_cli_opens_the_api(client, app, settings, monkeypatch):
 def test_secrets_are_stored_hashed(app, token):
     store = app.extensions["store"]
     user = store.get_user("pat.pharmacist")
-    assert "correct horse" not in user.password_hash and user.password_hash.startswith("scrypt$")
+    assert "correct horse" not in user.password_hash and user.password_hash.startswith("scrypt:")  # werkzeug scrypt
     assert accounts.verify_password("correct horse battery", user.password_hash)
     assert not accounts.verify_password("wrong", user.password_hash)
     token_id = token.split("_")[1]
@@ -98,7 +98,9 @@ def test_resolve_norco_by_text(client, auth_headers):
 
 def test_resolve_by_rxcui(client, auth_headers):
     body = client.get("/api/v1/drugs/resolve?rxcui=197806", headers=auth_headers).get_json()
-    assert body["ingredients"] == [{"name": "ibuprofen", "rxcui": "5640", "strength": {"value": 600.0, "unit": "mg"}}]
+    assert body["ingredients"] == [{"name": "ibuprofen", "rxcui": "5640", "strength": {"value": 600.0, "unit": "mg"},
+                                    "assessed": True}]
+    assert body["matchedBy"] == "rxcui" and body["matchedHow"] == "rxcui:SCD"
 
 
 def test_resolve_unknown_is_404_with_input_and_reason(client, auth_headers):
@@ -108,10 +110,10 @@ def test_resolve_unknown_is_404_with_input_and_reason(client, auth_headers):
     assert body["input"] == "unicorn tears" and body["reason"]
 
 
-def test_resolve_needs_exactly_one_of_text_or_rxcui(client, auth_headers):
+def test_resolve_needs_exactly_one_of_text_rxcui_or_ndc(client, auth_headers):
     response = client.get("/api/v1/drugs/resolve", headers=auth_headers)
     assert response.status_code == 400
-    assert set(response.get_json()["fields"]) == {"text", "rxcui"}
+    assert set(response.get_json()["fields"]) == {"text", "rxcui", "ndc"}
 
 
 def test_an_unknown_route_answers_in_the_json_error_shape(client, auth_headers):

@@ -68,3 +68,13 @@ def test_a_refused_request_replays_its_refusal(client, auth_headers):
     headers = {**auth_headers, "Idempotency-Key": "retry-3"}
     assert client.post("/api/v1/checks", json={"patient": {}}, headers=headers).status_code == 400
     assert client.post("/api/v1/checks", json={"patient": {}}, headers=headers).status_code == 400
+
+
+def test_every_check_names_the_rules_that_produced_it_and_healthz_names_those_in_force(app, client, auth_headers):
+    """Issue 15: any stored answer can be traced to the rules (knowledge base + configuration + override)."""
+    in_force = client.get("/healthz").get_json()["rules"]
+    made = client.post("/api/v1/checks", json={"patient": {"age": 50}, "regimen": [{"drug": "ibuprofen"}]},
+                       headers=auth_headers)
+    assert made.status_code == 201 and made.get_json()["rulesVersion"] == in_force
+    stored = client.get(f"/api/v1/checks/{made.get_json()['id']}", headers=auth_headers).get_json()
+    assert stored["rulesVersion"] == in_force == app.extensions["engine"].rulebook.version

@@ -15,7 +15,10 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from adapters.storage import SqlStore, make_engine, reminders
+from adapters.reviews import audit_log
+from adapters.storage import SqlStore, make_engine, patient_outcomes, reminders
+from stewardship import accounts
+from stewardship.services import ReminderAlreadyCompleted
 
 START = "2026-01-05"
 
@@ -126,6 +129,97 @@ def test_a_check_without_a_patient_id_schedules_nothing(client, auth_headers, ap
     body = client.post("/api/v1/checks", json=check_body(START, patient_id=None), headers=auth_headers).get_json()
     assert body["reminders"] == [] and _count(app) == 0
     assert any(f["code"] == "stopping_rule.no_patient_id" for f in body["findings"])
+
+
+# ------------------------------------------------------------------------------- whose reminders (issue 13, item 4)
+def _bearer(app, name: str, role: str) -> dict[str, str]:
+    store = app.extensions["store"]
+    accounts.add_user(store, name, role, "correct horse battery")
+    return {"Authorization": f"Bearer {accounts.create_token(store, name)}"}
+
+
+def test_a_prescriber_lists_only_the_reminders_their_own_checks_scheduled(client, app):
+    lee, kim = _bearer(app, "dr.lee", "prescriber"), _bearer(app, "dr.kim", "prescriber")
+    client.post("/api/v1/checks", json=check_body(START, patient_id="lee-1"), headers=lee)
+    client.post("/api/v1/checks", json=check_body(START, patient_id="kim-1"), headers=kim)
+    # dr.kim checks dr.lee's patient again: the course's reminders stay those of the check that scheduled them
+    client.post("/api/v1/checks", json=check_body("2026-01-10", patient_id="lee-1"), headers=kim)
+
+    def patients(headers: dict[str, str]) -> set[str]:
+        listed = client.get("/api/v1/reminders?status=all", headers=headers).get_json()["reminders"]
+        return {reminder["patientId"] for reminder in listed}
+    assert patients(lee) == {"lee-1"} and patients(kim) == {"kim-1"}
+    assert patients(_bearer(app, "pat.pharmacist", "pharmacist")) == {"lee-1", "kim-1"}
+    assert patients(_bearer(app, "ada.admin", "admin")) == {"lee-1", "kim-1"}
+
+
+def test_a_prescriber_cannot_complete_another_prescribers_reminder_nor_silence_its_rule(client, app):
+    lee, kim = _bearer(app, "dr.lee", "prescriber"), _bearer(app, "dr.kim", "prescriber")
+    made = client.post("/api/v1/checks", json=check_body(START), headers=lee).get_json()
+    decision = next(r for r in made["reminders"] if r["kind"] == "stop_or_taper")
+    theirs = client.post(f"/api/v1/reminders/{decision['id']}/complete", json={"benefit": True}, headers=kim)
+    unknown = client.post(f"/api/v1/reminders/{uuid.uuid4()}/complete", json={"benefit": True}, headers=kim)
+    assert theirs.status_code == unknown.status_code == 404
+    assert theirs.get_json()["error"] == unknown.get_json()["error"] == "not_found"
+    late = client.post("/api/v1/checks", json=check_body("2026-02-20"), headers=lee).get_json()
+    assert any(f["code"] == "stopping_rule.no_benefit" for f in late["findings"])  # still raised
+    assert client.post(f"/api/v1/reminders/{decision['id']}/complete", json={"benefit": True},
+                       headers=_bearer(app, "pat.pharmacist", "pharmacist")).status_code == 200
+
+
+def test_reminder_lists_and_completions_are_in_the_audit_log(client, app, auth_headers):
+    made = client.post("/api/v1/checks", json=check_body(START), headers=auth_headers).get_json()
+    client.get("/api/v1/reminders?status=due&before=2026-03-01", headers=auth_headers)
+    client.post(f"/api/v1/reminders/{made['reminders'][0]['id']}/complete", json={"benefit": False},
+                headers=auth_headers)
+    with app.extensions["store"].engine.connect() as connection:
+        audited = [tuple(row) for row in connection.execute(
+            select(audit_log.c.user_name, audit_log.c.action, audit_log.c.target)
+            .where(audit_log.c.action.in_(("view_reminders", "complete_reminder"))).order_by(audit_log.c.id))]
+    assert audited == [("pat.pharmacist", "view_reminders", "api:status=due before=2026-03-01"),
+                       ("pat.pharmacist", "complete_reminder",
+                        f"api:reminder:{made['reminders'][0]['id']}:benefit=false")]
+
+
+def test_concurrent_completions_of_one_reminder_record_one_outcome(client, auth_headers, settings):
+    """Issue 13, item 12: two people answering the same reminder at once, with opposite answers. One answer is
+    recorded; the other caller is told it conflicts (or, with the same answer, gets the recorded one)."""
+    _schedule(client, auth_headers, 4)
+    engine = make_engine(settings.database_url)
+    ids = [r["id"] for r in SqlStore(engine).reminders_due(dt.date(2026, 3, 1), "all")]
+    results: dict[str, list[object]] = {reminder: [] for reminder in ids}
+    lock = threading.Lock()
+
+    def answer(reminder: str, benefit: bool, barrier: threading.Barrier) -> None:
+        own = make_engine(settings.database_url)  # its own connections, as another worker would have
+        try:
+            store = SqlStore(own)
+            barrier.wait()
+            try:
+                outcome: object = store.complete_reminder(reminder, benefit, None, None, None, None, "someone")
+            except ReminderAlreadyCompleted as error:
+                outcome = error
+            with lock:
+                results[reminder].append((benefit, outcome))
+        finally:
+            own.dispose()
+
+    for reminder in ids:
+        barrier = threading.Barrier(4)
+        threads = [threading.Thread(target=answer, args=(reminder, index % 2 == 0, barrier)) for index in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    with engine.connect() as connection:
+        recorded = dict(connection.execute(select(patient_outcomes.c.reminder_id, func.count())
+                                           .group_by(patient_outcomes.c.reminder_id)).all())
+        benefit_of = dict(connection.execute(select(patient_outcomes.c.reminder_id, patient_outcomes.c.benefit)).all())
+    engine.dispose()
+    assert recorded == {reminder: 1 for reminder in ids}
+    for reminder, answers in results.items():
+        for benefit, outcome in answers:  # whoever gave the other answer was refused, never recorded
+            assert isinstance(outcome, ReminderAlreadyCompleted) == (benefit != benefit_of[reminder])
 
 
 # ------------------------------------------------------------------------------------------------- the sweep

@@ -137,3 +137,50 @@ def test_an_unknown_check_or_one_without_a_warning_is_404(client, auth_headers):
 def test_a_bad_status_is_a_400(client, auth_headers):
     response = client.get("/api/v1/reviews?status=pending", headers=auth_headers)
     assert response.status_code == 400 and "status" in response.get_json()["fields"]
+
+
+# ------------------------------------------------------------------------------------- a bounded queue (issue 13, item 9)
+def test_the_queue_comes_in_pages_that_say_where_the_next_one_starts(client, auth_headers):
+    made = [_check(client, auth_headers, OLDER_CKD if index % 2 else YOUNGER_SEDATION) for index in range(5)]
+    whole = client.get("/api/v1/reviews", headers=auth_headers).get_json()
+    assert whole["limit"] == 50 and whole["offset"] == 0 and whole["nextOffset"] is None and whole["next"] is None
+    assert sorted(item["id"] for item in whole["reviews"]) == sorted(made)
+    pages, url = [], "/api/v1/reviews?limit=2"
+    while url:
+        page = client.get(url, headers=auth_headers).get_json()
+        assert len(page["reviews"]) <= 2
+        pages.append([item["id"] for item in page["reviews"]])
+        url = page["next"]
+    assert pages == [[item["id"] for item in whole["reviews"]][start:start + 2] for start in (0, 2, 4)]
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=201", "limit=ten", "offset=-1"])
+def test_a_page_size_out_of_bounds_is_a_400(client, auth_headers, query):
+    response = client.get(f"/api/v1/reviews?{query}", headers=auth_headers)
+    assert response.status_code == 400 and query.split("=")[0] in response.get_json()["fields"]
+
+
+def test_a_queue_of_large_checks_is_read_without_their_json(client, app, auth_headers):
+    """Every warning and critical finding is listed, from the findings table; a check's stored request and response
+    (up to about a megabyte each) stay in the database, so a view costs the same whatever one prescriber sends."""
+    import tracemalloc
+
+    from tests.integration.test_checks_api import _maximal_body
+
+    body = _maximal_body()
+    body["regimen"][:2] = [{"drug": "ibuprofen", "dose": {"value": 600, "unit": "mg"}, "frequency": "TID"},
+                           {"drug": "oxycodone", "dose": {"value": 5, "unit": "mg"}, "frequency": "q6h"}]
+    made = [_check(client, auth_headers, body) for _ in range(4)]
+    client.get("/api/v1/reviews", headers=auth_headers)  # warm: imports and caches are not the queue's cost
+    tracemalloc.start()
+    try:
+        response = client.get("/api/v1/reviews", headers=auth_headers)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    items = response.get_json()["reviews"]
+    assert sorted(item["id"] for item in items) == sorted(made)
+    stored = client.get(f"/api/v1/checks/{made[0]}", headers=auth_headers).get_json()["findings"]
+    assert items[0]["findings"] == [{k: f[k] for k in ("code", "category", "severity", "summary")}
+                                    for f in stored if f["severity"] in ("critical", "warning")]
+    assert peak < 2 * len(response.data) + 2_000_000, f"{peak:,} bytes for a {len(response.data):,}-byte answer"

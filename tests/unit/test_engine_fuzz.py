@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from hypothesis import given, settings as hypothesis_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from stewardship.dosing import parse_frequency
 from stewardship.model import CheckRequest, Dose, DrugLine, Patient, PlannedProcedure
