@@ -14,8 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 # Most decisive first: a drug that should go is stopped or replaced before its dose is worth adjusting, and adding
-# a protective drug or monitoring is what is left when the drug stays (the order a pharmacist's note takes).
-ACTION_ORDER = ("stop", "substitute", "taper", "reduce_dose", "add_drug", "monitor", "review")
+# a protective drug (naloxone, for an overdose, before a laxative or a PPI) or monitoring is what is left when the
+# drug stays (the order a pharmacist's note takes). The one ranking of the result page and the CDS Hooks cards; the
+# actions are those of stewardship.rules.common.suggestion.
+ACTION_ORDER = ("stop", "substitute", "taper", "reduce_dose", "hold", "offer_naloxone", "add_drug", "monitor",
+                "review")
 SEVERITY_ORDER = ("critical", "warning", "info")
 # Advice for the whole regimen: one naloxone prescription covers every opioid, one laxative every constipating drug.
 REGIMEN_ACTIONS = ("offer_naloxone",)

@@ -43,6 +43,15 @@ def markdown_text(value: object) -> str:
     return re.sub(r"(?i)www\.", lambda m: m.group(0)[:3] + "\\.", text)
 
 
+
+def line_label(ref: str) -> str:
+    """`regimen[0]` as "ordered line 1", `patient.medications[1]` as "current medication 2": how a line is named to
+    people (suggestions, pages, cards), where `ref` is how it is named to programs."""
+    match = re.fullmatch(r"(regimen|patient\.medications)\[(\d+)\]", ref or "")
+    if not match:
+        return ref
+    return f"{'ordered line' if match[1] == 'regimen' else 'current medication'} {int(match[2]) + 1}"
+
 PAIN_TYPES = ("acute", "subacute", "chronic")
 
 

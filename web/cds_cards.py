@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from stewardship.actions import ACTION_ORDER
 from stewardship.model import SEVERITIES, Finding, markdown_text
 from stewardship.terminology import RXNORM_SYSTEM
 
@@ -100,11 +101,9 @@ def fingerprint(patient_id: str, finding: Finding, drafts: dict[str, DraftOrder]
 
 
 SUMMARY_MAX = 139  # CDS Hooks: a summary is one sentence "<140 characters"
-# The order in which a card's suggestions count as its single most important action: a change to the order itself
-# before an order added beside it (naloxone, for an overdose, before a laxative or a PPI), and either before advice
-# to watch or reconsider (issue 14: stop, substitute, reduce, add, monitor). The actions of
-# stewardship.rules.common.suggestion.
-ACTION_RANK = ("stop", "substitute", "reduce_dose", "taper", "hold", "offer_naloxone", "add_drug", "monitor", "review")
+# The order in which a card's suggestions count as its single most important action: the result page's ranking
+# (stewardship.actions.ACTION_ORDER), so that a card and the page lead with the same action.
+ACTION_RANK = ACTION_ORDER
 ADDITIONS = frozenset({"add_drug", "offer_naloxone"})  # an order added beside the regimen, not a change to a draft
 REGIMEN, INFO = "regimen", "info"
 

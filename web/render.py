@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from markupsafe import Markup, escape
 
 from stewardship.actions import lines_of_response, plan_actions
+from stewardship.model import line_label
 
 from .check_form import apply_suggestion, editable
 
@@ -70,14 +71,6 @@ def burden_rows(response: dict) -> list[dict]:
                 rows.append({"drug": ingredient.get("name"), "line": line.get("line"), "loads": loads,
                              "total": sum(loads.values())})
     return rows
-
-
-def line_label(ref: str) -> str:
-    """`regimen[0]` as "ordered line 1", `patient.medications[1]` as "current medication 2"."""
-    match = re.fullmatch(r"(regimen|patient\.medications)\[(\d+)\]", ref or "")
-    if not match:
-        return ref
-    return f"{'ordered line' if match[1] == 'regimen' else 'current medication'} {int(match[2]) + 1}"
 
 
 # ---------------------------------------------------------------------------------------------- the result page

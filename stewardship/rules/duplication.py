@@ -5,7 +5,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from ..context import CheckContext, Exposure, rule
-from ..model import Finding
+from ..model import Finding, line_label
 from ..rulebook import Rule
 from .common import names, suggestion
 
@@ -13,7 +13,7 @@ from .common import names, suggestion
 def _keep_one(exposures: list[Exposure]) -> list[dict]:
     ordered = [e for e in exposures if e.ordered]
     target = ordered[-1] if ordered else exposures[-1]
-    return [suggestion(f"Keep one; stop {target.name} ({target.line.ref})", "stop", drug=target.name,
+    return [suggestion(f"Keep one; stop {target.name} ({line_label(target.line.ref)})", "stop", drug=target.name,
                        line=target.line.ref)]
 
 
