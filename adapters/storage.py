@@ -407,9 +407,13 @@ class SqlStore:
     def add_check(self, check_id: str, request_json: dict, response_json: dict, result: CheckResult,
                   requester: str | None, source: str, kb_version: str, patient_ref: str | None = None,
                   planned: list[dict] | None = None) -> list[dict]:
-        """The check, its findings and its reminders in one transaction, or nothing. A reminder already scheduled for
-        the same patient, drug, start date and kind is reused, never duplicated; `response_json["reminders"]` (and
-        the return value) lists the stored ones with their ids."""
+        """The check, its findings, its reminders and its audit row (`create_check`, target `<source>:check:<id>`) in
+        one transaction, or nothing: a check is never stored unaudited, nor audited unstored, and a database lost
+        after the check was kept cannot turn its answer into an error. A reminder already scheduled for the same
+        patient, drug, start date and kind is reused, never duplicated; `response_json["reminders"]` (and the return
+        value) lists the stored ones with their ids."""
+        from .reviews import audit_log  # its module adds its tables to this one's metadata (and imports it)
+
         severities = [f.severity for f in result.findings]
         worst = min(severities, key=SEVERITIES.index) if severities else None
         with self.engine.begin() as connection:
@@ -427,6 +431,8 @@ class SqlStore:
                     for index, f in enumerate(result.findings)])
             if created:  # the check that scheduled a reminder, now that the check row exists
                 connection.execute(update(reminders).where(reminders.c.id.in_(created)).values(check_id=check_id))
+            connection.execute(audit_log.insert().values(at=_now(), user_name=(requester or "")[:64] or None,
+                                                         action="create_check", target=f"{source}:check:{check_id}"))
         return response_json["reminders"]
 
     def _ensure_reminders(self, connection, patient_ref: str,  # noqa: ANN001 - a SQLAlchemy connection

@@ -261,7 +261,6 @@ def _answer(service, call: dict, body: dict) -> dict:  # noqa: ANN001
                                + "\n".join(f"- {markdown_text(item)}" for item in facts.incomplete[:20]),
                                "info", config, check_url))
     response = {"cards": cards}
-    _audit("cds_hook_call", context["userId"], f"check:{result['id']} {call['hook']} iss:{_issuer_name() or '-'}")
     return store.save_hook_call(call["hookInstance"], _issuer_name(), service.id, call["hook"], result["id"],
                                 patient_id, response, rows)
 

@@ -138,7 +138,6 @@ def _keep_check(check_request, body: dict, previous: str | None):
     response = check_regimen(current_app.extensions["engine"], current_app.extensions["store"], check_request, kept,
                              g.person.name, source="web")
     count_findings(response["findings"])
-    reviews().audit(g.person.name, "create_check", f"check:{response['id']}")
     return redirect(url_for("pages.check_page", check_id=response["id"]), 303)
 
 

@@ -419,5 +419,8 @@ def test_hook_calls_and_feedback_are_in_the_audit_log(call, cds_app):
     call(f"{SIGN}/feedback", {"feedback": [{"card": cards[0]["uuid"], "outcome": "overridden",
                                             "outcomeTimestamp": "2026-12-05T10:00:00Z"}]})
     with cds_app.extensions["store"].engine.connect() as connection:
-        actions = Counter(connection.execute(select(audit_log.c.action)).scalars())
-    assert actions["cds_hook_call"] == 1 and actions["cds_feedback"] == 1
+        rows = connection.execute(select(audit_log.c.user_name, audit_log.c.action, audit_log.c.target)).all()
+    made = [row for row in rows if row.action == "create_check"]  # written with the hook's check, in one transaction
+    assert len(made) == 1 and made[0].target.startswith("cds:order-sign:check:")
+    assert made[0].user_name == "Practitioner/prac-1"
+    assert Counter(row.action for row in rows)["cds_feedback"] == 1

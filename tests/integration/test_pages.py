@@ -194,7 +194,7 @@ def test_the_pharmacist_finds_the_check_first_in_the_queue_and_decides(client, a
     assert check_url in client.get("/reviews?status=closed").get_data(as_text=True)
 
     actions = [(row["user_name"], row["action"], row["target"]) for row in _rows(app, audit_log)]
-    assert ("dr.lee", "create_check", f"check:{check_id}") in actions
+    assert ("dr.lee", "create_check", f"web:check:{check_id}") in actions
     assert ("pat.pharmacist", "view_check", f"check:{check_id}") in actions
     assert ("pat.pharmacist", "decide", f"check:{check_id}:approved") in actions
     assert any(action == "view_queue" for _, action, _ in actions)
