@@ -12,7 +12,6 @@ medication is a continuation or dose change: it replaces that medication in the 
 """
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Mapping
@@ -289,6 +288,3 @@ def acetaminophen_ceiling(context: CheckContext) -> float | None:
             ceilings.append(limit.amount.value)
     return min(ceilings) if ceilings else None
 
-
-def days_between(start: dt.date, end: dt.date) -> int:
-    return (end - start).days

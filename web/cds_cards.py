@@ -101,9 +101,6 @@ def fingerprint(patient_id: str, finding: Finding, drafts: dict[str, DraftOrder]
 
 
 SUMMARY_MAX = 139  # CDS Hooks: a summary is one sentence "<140 characters"
-# The order in which a card's suggestions count as its single most important action: the result page's ranking
-# (stewardship.actions.ACTION_ORDER), so that a card and the page lead with the same action.
-ACTION_RANK = ACTION_ORDER
 ADDITIONS = frozenset({"add_drug", "offer_naloxone"})  # an order added beside the regimen, not a change to a draft
 REGIMEN, INFO = "regimen", "info"
 
@@ -121,15 +118,16 @@ class CardGroup:
 
 
 def _rank(proposal: dict) -> int:
+    """Where the action stands in the result page's ranking, so that a card and the page lead with the same one."""
     action = proposal.get("action")
-    return ACTION_RANK.index(action) if action in ACTION_RANK else len(ACTION_RANK)
+    return ACTION_ORDER.index(action) if action in ACTION_ORDER else len(ACTION_ORDER)
 
 
 def _importance(finding: Finding) -> tuple[int, int]:
     """Most severe first; within a severity, the finding whose first suggestion (the rules list theirs most
     important first) is the most concrete action."""
     return (SEVERITIES.index(finding.severity),
-            _rank(finding.suggestions[0]) if finding.suggestions else len(ACTION_RANK) + 1)
+            _rank(finding.suggestions[0]) if finding.suggestions else len(ACTION_ORDER) + 1)
 
 
 def home(finding: Finding, drafts: Collection[str]) -> str:

@@ -220,13 +220,19 @@ def _answer(service, call: dict, body: dict) -> dict:  # noqa: ANN001
     context = call["context"]
     patient_id = context["patientId"]
     now = dt.datetime.now(dt.timezone.utc)
-    facts = PatientFacts()
+    facts, draft_facts = PatientFacts(), PatientFacts()
     draft_raws = _draft_resources(context["draftOrders"], facts)
-    # A draft that cannot be read is a 400 before any FHIR request; read for good once referenced Medications are in.
-    _drafts(draft_raws, included_medications(context["draftOrders"]), now, PatientFacts())
+    # A draft that cannot be read is a 400 before any FHIR request. The drafts are read again only where prefetch or
+    # the FHIR server brought Medication resources the draft bundle did not hold (a medicationReference to follow).
+    sent = included_medications(context["draftOrders"])
+    drafts = _drafts(draft_raws, sent, now, draft_facts)
     data, fetch_failures = _patient_data(call, config, g.get("cds_issuer"), [raw for _, raw in draft_raws])
     known = included_medications(context["draftOrders"], *(data.get(k) for k in (*MEDICATION_KEYS, REFERENCED)))
-    drafts = _drafts(draft_raws, known, now, facts)
+    if known != sent:
+        draft_facts = PatientFacts()
+        drafts = _drafts(draft_raws, known, now, draft_facts)
+    facts.unreadable.extend(draft_facts.unreadable)
+    facts.incomplete.extend(draft_facts.incomplete)
     record = FhirRecord(patient_id, data.get("patient"), resources(data.get("conditions"), "Condition"),
                         sum((resources(data.get(k), "Observation") for k in ("creatinine", "egfr", "weight")), []),
                         [(k, data.get(k)) for k in MEDICATION_KEYS])

@@ -9,8 +9,6 @@ Both are a 400 in the one error shape, naming the field where a field can be nam
 """
 from __future__ import annotations
 
-import json
-
 from flask import Flask, request
 
 from .errors import ApiError
@@ -46,12 +44,12 @@ def _check_request() -> None:
                 problems[f"{source}.{key.replace(chr(0), '')}"] = "a NUL character is not allowed"
     if request.is_json and request.content_length != 0:
         try:
-            body = json.loads(request.get_data(cache=True) or b"null")
+            # parsed once: Flask keeps the result for the route's own get_json; not JSON is None here, and each route
+            # answers that in its own words
+            body = request.get_json(silent=True)
         except RecursionError:
             raise ApiError(400, "validation_failed", "the JSON body is nested too deeply",
                            {"(body)": f"nested deeper than {MAX_JSON_DEPTH} levels"}) from None
-        except ValueError:
-            body = None  # not JSON: each route answers that in its own words
         _walk(body, "", 0, problems)
     if problems:
         raise ApiError(400, "validation_failed", "the request has values that cannot be accepted", problems)

@@ -378,9 +378,6 @@ class KnowledgeBase:
             return Prescribable()
         return load_prescribable(self.rxnorm_dir / "prescribable", {i.rxcui: i.name for i in self.ingredients.values()})
 
-    def ingredient_for_rxcui(self, rxcui: str) -> Ingredient | None:
-        return self.by_rxcui.get(rxcui)
-
     def members(self, class_key: str) -> list[Ingredient]:
         return [i for i in self.ingredients.values() if class_key in i.classes]
 

@@ -43,10 +43,6 @@ def amount_text(amount: Amount) -> str:
     return f"{amount.value:g} {amount.unit}"
 
 
-def line_refs(exposures: Iterable[Exposure]) -> list[str]:
-    return list(dict.fromkeys(e.line.ref for e in exposures))
-
-
 def suggestion(label: str, action: str, **fields: object) -> dict:
     """A structured suggestion: `action` is one of substitute, reduce_dose, add_drug, stop, taper,
     offer_naloxone, monitor, review (the CDS Hooks side turns the concrete ones into FHIR actions)."""
