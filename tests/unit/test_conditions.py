@@ -44,6 +44,15 @@ def test_a_broad_value_set_is_taken_only_within_the_icd10_category_that_means_th
     assert kb.condition_keywords(ICD10CM, "G47.31") == ("sleep_apnea",)
 
 
+def test_delirium_is_not_dementia_though_the_dementia_value_set_lists_it(kb):
+    # VSAC "Dementia and Mental Degenerations" carries F05 (delirium due to a known physiological condition); Beers
+    # 2023 Table 3 keeps delirium and dementia/cognitive impairment as separate rows.
+    assert kb.condition_keywords(ICD10CM, "F05") == ()
+    assert kb.condition_keywords(ICD10CM, "F06.8") == ()
+    assert kb.condition_keywords(ICD10CM, "G31.84") == ("dementia",)  # mild cognitive impairment
+    assert kb.condition_keywords(ICD10CM, "F03.90") == ("dementia",)
+
+
 def test_condition_coded_13200003_is_a_peptic_ulcer(check):
     outcome = check(patient(age=50, crcl=90, conditions=(coded(SNOMED, "13200003", "Peptic ulcer"),)),
                     line("naproxen", 500, MG, "BID"))
