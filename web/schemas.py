@@ -1,5 +1,6 @@
 """Request schemas for the JSON API: marshmallow turns JSON into the domain's `CheckRequest`, and every bad field
-becomes one entry of the 400's `fields`, named by its path (`regimen[0].dose.unit`)."""
+becomes one entry of the 400's `fields`, named by its path (`regimen[0].dose.unit`). They are also the API's
+description: `GET /openapi.json` is generated from them (web/openapi.py), a field's `metadata["description"]` included."""
 from __future__ import annotations
 
 import datetime as dt
@@ -197,11 +198,16 @@ class LineSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    drug = DrugField(required=True)
-    dose = DoseField(load_default=None)
-    frequency = FrequencyField(load_default=None)
-    prn = fields.Boolean(load_default=False)
-    maxDailyDose = DoseField(load_default=None)
+    drug = DrugField(required=True, metadata={"description": (
+        "free text (a name, brand, RxNorm display such as 'Warfarin Sodium 10 MG Oral Tablet', or a code typed as "
+        "'rxcui:855332' or an NDC), or a coding: RxNorm (any term type) or NDC (11 digits or hyphenated 5-4-2, "
+        "4-4-2, 5-3-2, 5-4-1); a coding's display is tried where its code is unknown")})
+    dose = DoseField(load_default=None, metadata={"description": (
+        "with a frequency unless prn; a count (tablet, capsule ...) is of units of the resolved product, mcg/h is "
+        "for patches, mL for liquids")})
+    frequency = FrequencyField(load_default=None, metadata={"description": "required with a dose unless prn"})
+    prn = fields.Boolean(load_default=False, metadata={"description": "as needed"})
+    maxDailyDose = DoseField(load_default=None, metadata={"description": "the most a day"})
     route = RouteField(load_default=None)
     startDate = fields.Date(load_default=None)
     durationDays = fields.Integer(load_default=None, strict=True, validate=validate.Range(1, 3650))
@@ -239,7 +245,8 @@ class PatientSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    id = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    id = fields.String(load_default=None, validate=validate.Length(min=1, max=200),
+                       metadata={"description": "the EHR's patient id"})
     birthDate = fields.Date(load_default=None, validate=_not_future)
     age = fields.Float(load_default=None, validate=validate.Range(0, 130))
     sex = fields.String(load_default=None, validate=validate.OneOf(("female", "male", "other", "unknown")))
@@ -252,14 +259,21 @@ class PatientSchema(Schema):
                          validate=validate.Range(max=300, error="at most 300 mL/min"))
     crcl = QuantityField(units.CLEARANCE, load_default=None,
                          validate=validate.Range(max=300, error="at most 300 mL/min"))
-    conditions = fields.List(ConditionField(), load_default=list, validate=validate.Length(max=200))
+    conditions = fields.List(ConditionField(), load_default=list, validate=validate.Length(max=200), metadata={
+        "description": "each a keyword, a SNOMED CT / ICD-10-CM code, or free text matched as a whole phrase when no "
+                       "code is known; status resolved / inactive / remission makes it history (it counts only for "
+                       "ulcer, GI bleed, falls and substance use disorder rules)"})
     painType = fields.String(load_default=None, validate=validate.OneOf(PAIN_TYPES))
-    gestationalWeeks = fields.Float(load_default=None, validate=validate.Range(0, 45))
+    gestationalWeeks = fields.Float(load_default=None, validate=validate.Range(0, 45),
+                                    metadata={"description": "weeks of pregnancy"})
     childPughClass = fields.String(load_default=None, validate=validate.OneOf(("A", "B", "C")))
-    medications = fields.List(fields.Nested(LineSchema), load_default=list, validate=validate.Length(max=MAX_LINES))
-    outcomes = fields.List(fields.Nested(OutcomeSchema), load_default=list, validate=validate.Length(max=200))
+    medications = fields.List(fields.Nested(LineSchema), load_default=list, validate=validate.Length(max=MAX_LINES),
+                              metadata={"description": "what the patient takes now, as regimen lines"})
+    outcomes = fields.List(fields.Nested(OutcomeSchema), load_default=list, validate=validate.Length(max=200),
+                           metadata={"description": "whether drugs tried before helped"})
     plannedProcedures = fields.List(fields.Nested(ProcedureSchema), load_default=list,
-                                    validate=validate.Length(max=20))
+                                    validate=validate.Length(max=20),
+                                    metadata={"description": "procedures to hold and restart drugs around"})
 
 
 class CheckSchema(Schema):
@@ -267,8 +281,9 @@ class CheckSchema(Schema):
         unknown = RAISE
 
     patient = fields.Nested(PatientSchema, required=True)
-    regimen = fields.List(fields.Nested(LineSchema), required=True, validate=validate.Length(max=MAX_LINES))
-    asOf = fields.Date(load_default=None)
+    regimen = fields.List(fields.Nested(LineSchema), required=True, validate=validate.Length(max=MAX_LINES),
+                          metadata={"description": "the lines proposed"})
+    asOf = fields.Date(load_default=None, metadata={"description": "the day the check is for (default: today)"})
 
     @post_load
     def _to_request(self, data: dict, **_: Any) -> CheckRequest:
@@ -294,7 +309,8 @@ class CheckSchema(Schema):
 
 class ProcedurePlanSchema(CheckSchema):
     """The check's body, with the regimen optional: a plan is about the drugs the patient takes."""
-    regimen = fields.List(fields.Nested(LineSchema), load_default=list, validate=validate.Length(max=MAX_LINES))
+    regimen = fields.List(fields.Nested(LineSchema), load_default=list, validate=validate.Length(max=MAX_LINES),
+                          metadata={"description": "the lines proposed, if any"})
 
 
 def _line(ref: str, data: dict, current: bool) -> DrugLine:
