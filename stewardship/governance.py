@@ -111,7 +111,7 @@ def _ingredient_items(kb: KnowledgeBase) -> list[Item]:
         for statement in ingredient.beers:
             about = f" ({statement.condition})" if statement.condition else ""
             add("beers", f"Beers Table {statement.table}: {statement.recommendation.replace('_', ' ')}{about}",
-                statement.source, statement.note)
+                statement.source, statement.note, statement.unverified)
         if ingredient.effective_dose:
             dose = ingredient.effective_dose
             add("effective_dose", f"usual lowest effective dose {_amount(dose.amount.value, dose.amount.unit)}/day",

@@ -9,10 +9,10 @@ import hashlib
 import sys
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, NamedTuple
 
 import yaml
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema, ValidationError, fields, validate
 
 from .schemas import (
     AliasesFileSchema,
@@ -21,7 +21,9 @@ from .schemas import (
     DoseFormsFileSchema,
     IngredientsFileSchema,
     ProceduresFileSchema,
+    ReviewedSchema,
     SourceSchema,
+    _Strict,
 )
 from .values import (
     DEFAULT_DRUGDATA,
@@ -54,6 +56,7 @@ from .values import (
     RxNormConcept,
     SaltEquivalent,
     Taper,
+    TolerantOnly,
 )
 
 
@@ -76,6 +79,16 @@ def _read_yaml(path: Path) -> Any:
             return yaml.safe_load(handle)
     except yaml.YAMLError as error:
         raise KnowledgeBaseError(f"{path.name}: not valid YAML: {error}") from None
+
+
+def load_checked(schema: Schema, data: Any, where: str) -> dict:
+    """`data` as `schema` loads it, or a KnowledgeBaseError naming where it stands and every bad field (the config
+    files' loaders: "rules.yaml: rule 'renal.band': field severity: ...")."""
+    try:
+        return schema.load(data)
+    except ValidationError as error:
+        problems = "; ".join(f"field {field}: {message}" for field, message in _flatten(error.messages))
+        raise KnowledgeBaseError(f"{where}: {problems}") from None
 
 
 def _load_with(schema: Schema, data: Any, path: Path, entries: list | None = None) -> dict:
@@ -185,7 +198,7 @@ def load(directory: Path | str = DEFAULT_DRUGDATA) -> KnowledgeBase:
     root = Path(directory)
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*")):
-        if path.is_file() and path.suffix in (".yaml", ".csv", ".gz"):  # .gz: the prescribable content
+        if path.is_file() and path.suffix in (".yaml", ".csv", ".gz", ".tsv"):  # .gz: prescribable content, .tsv: EPC
             digest.update(path.relative_to(root).as_posix().encode())
             digest.update(path.read_bytes())
 
@@ -225,6 +238,11 @@ def load(directory: Path | str = DEFAULT_DRUGDATA) -> KnowledgeBase:
                     f"{path.name}: entry {ingredient.name!r}: field name: already defined in "
                     f"{ingredients[ingredient.name].file}")
             ingredients[ingredient.name] = ingredient
+    epc_path = root / "epc_classes.yaml"
+    raw_epc = _read_epc(epc_path)
+    _register_sources(registry, raw_epc["sources"], epc_path)
+    for ingredient in _epc_ingredients(raw_epc, root, classes, citations, ingredients):
+        ingredients[ingredient.name] = ingredient
 
     scope_names = {ingredient.rxcui: ingredient.name for ingredient in ingredients.values()}
     products = _load_products(root / "rxnorm", scope_names)
@@ -255,6 +273,126 @@ def load(directory: Path | str = DEFAULT_DRUGDATA) -> KnowledgeBase:
     return KnowledgeBase(ingredients, classes, registry, concepts, products, dose_forms,
                          dict(raw_forms["text_hints"]), conditions, procedure_guidance, aliases, version,
                          rxnorm_dir=root / "rxnorm", interactions=interactions)
+
+
+# ------------------------------------------------------------------- class membership from the FDA EPC
+class _EpcTopicalSchema(_Strict):
+    classes = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    source = fields.String(required=True)
+
+
+class _EpcSchema(_Strict):
+    classes = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    topical = fields.Nested(_EpcTopicalSchema, load_default=None)
+    # ingredient (RxNorm IN name) -> why the EPC names it but the class does not mean it
+    except_ = fields.Dict(keys=fields.String(), values=fields.String(validate=validate.Length(min=10)),
+                          data_key="except", load_default=dict)
+
+
+class _EpcFileSchema(_Strict):
+    reviewed = fields.Nested(ReviewedSchema, required=True)
+    sources = fields.Dict(keys=fields.String(), values=fields.Nested(SourceSchema), load_default=dict)
+    table = fields.String(required=True)
+    source = fields.String(required=True)
+    systemic_routes = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    salt_words = fields.List(fields.String(), load_default=list)
+    epc = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^.+ \[EPC\]$")), values=fields.Nested(_EpcSchema),
+                      required=True)
+
+
+class EpcMember(NamedTuple):
+    """An RxNorm ingredient that the FDA EPC of its products puts in classes of classes.yaml."""
+    rxcui: str  # RxNorm IN
+    name: str  # the IN name
+    epcs: tuple[str, ...]  # the mapped EPC names its single-substance, systemic-route products carry
+    classes: tuple[str, ...]  # class keys, in the order of the mapping
+
+
+def _read_epc(path: Path) -> dict:
+    return _load_with(_EpcFileSchema(), _read_yaml(path), path)
+
+
+def _rxnorm_in_by_name(path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """IN and PIN names of the prescribable content -> the IN's RxCUI, and IN RxCUI -> IN name."""
+    by_name: dict[str, str] = {}
+    in_names: dict[str, str] = {}
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["tty"] == "IN":
+                in_names[row["rxcui"]] = row["name"]
+            if row["tty"] in ("IN", "PIN") and row["in_rxcui"].isdigit():
+                by_name[row["name"].lower()] = row["in_rxcui"]
+    return by_name, in_names
+
+
+def _substance_in(substance: str, by_name: Mapping[str, str], salt_words: frozenset[str]) -> str | None:
+    """The RxNorm IN a SUBSTANCENAME names: itself, a salt (PIN), or an IN/PIN name followed only by salt words."""
+    words = substance.lower().split()
+    for cut in range(len(words), 0, -1):
+        if all(word in salt_words for word in words[cut:]) and " ".join(words[:cut]) in by_name:
+            return by_name[" ".join(words[:cut])]
+    return None
+
+
+def _epc_members(raw: dict, root: Path) -> list[EpcMember]:
+    by_name, in_names = _rxnorm_in_by_name(root / "rxnorm" / "prescribable" / "ingredients.csv.gz")
+    systemic, salt_words = set(raw["systemic_routes"]), frozenset(raw["salt_words"])
+    found: dict[str, dict[str, None]] = defaultdict(dict)  # IN RxCUI -> its mapped EPCs, in table order
+    with (root / raw["table"]).open(encoding="utf-8", newline="") as handle:
+        rows = csv.DictReader((line for line in handle if not line.startswith("#")), delimiter="\t",
+                              quoting=csv.QUOTE_NONE)
+        for row in rows:
+            substances = [s for s in row["SUBSTANCENAME"].split("; ") if s]
+            # a combination's classes cannot be told apart per substance; an eye- or skin-only listing is not systemic
+            if len(substances) != 1 or not systemic & {r.strip() for r in row["ROUTENAME"].split(";")}:
+                continue
+            rxcui = _substance_in(substances[0], by_name, salt_words)
+            if rxcui is None or rxcui not in in_names:
+                continue
+            for epc in (c.strip() for c in row["PHARM_CLASSES"].split(",")):
+                spec = raw["epc"].get(epc)
+                if spec is not None and in_names[rxcui] not in spec["except_"]:
+                    found[rxcui][epc] = None
+    return [EpcMember(rxcui, in_names[rxcui], tuple(epcs),
+                      tuple(dict.fromkeys(key for epc in epcs for key in raw["epc"][epc]["classes"])))
+            for rxcui, epcs in sorted(found.items(), key=lambda item: in_names[item[0]])]
+
+
+def epc_members(directory: Path | str = DEFAULT_DRUGDATA) -> list[EpcMember]:
+    """Every RxNorm ingredient drugdata/epc_classes.yaml puts in a class, hand-defined ones included."""
+    root = Path(directory)
+    return _epc_members(_read_epc(root / "epc_classes.yaml"), root)
+
+
+def _epc_ingredients(raw: dict, root: Path, classes: Mapping[str, DrugClass], citations: Citations,
+                     defined: Mapping[str, Ingredient]) -> list[Ingredient]:
+    """A minimal ingredient for each EPC member that drugdata/ingredients/ does not define: its classes and their
+    default effects, no maxima or other facts; its `file` says which FDA EPC put it there."""
+    where = "epc_classes.yaml"
+    citations.cite(raw["source"], f"{where}: field source")
+    topical_sources = {}
+    for epc, spec in raw["epc"].items():
+        for key in spec["classes"] + (spec["topical"]["classes"] if spec["topical"] else []):
+            if key not in classes:
+                raise KnowledgeBaseError(f"{where}: epc {epc!r}: unknown class {key!r} (not in classes.yaml)")
+        if spec["topical"]:
+            topical_sources[epc] = citations.cite(spec["topical"]["source"], f"{where}: epc {epc!r}: topical.source")
+    hand = {ingredient.rxcui for ingredient in defined.values()}
+    review = Review(**raw["reviewed"])
+    made = []
+    for member in _epc_members(raw, root):
+        if member.rxcui in hand or member.name in defined:
+            continue
+        topical_epcs = [epc for epc in member.epcs if epc in topical_sources]
+        made.append(Ingredient(
+            name=member.name, rxcui=member.rxcui, synonyms=(), salts=(), brands=(), classes=member.classes, routes=(),
+            effects=_merge_effects(member.classes, dict(classes), {}), own_effects={},
+            topical_classes=tuple(dict.fromkeys(key for epc in topical_epcs
+                                                for key in raw["epc"][epc]["topical"]["classes"])),
+            topical_source=topical_sources[topical_epcs[0]] if topical_epcs else None,
+            max_daily_doses=(), renal=(), hepatic=(), mme_factors=(), beers=(), effective_dose=None, taper=None,
+            reviewed=review, file=f"{where}: class from FDA EPC {', '.join(member.epcs)}"))
+    return made
 
 
 def _condition_codes(keyword: str, spec: dict, valuesets: Path, sources: Mapping[str, Any],
@@ -409,6 +547,10 @@ def _build_ingredient(spec: dict, file: str, file_review: Review, classes: dict[
         course_limit=CourseLimit(spec["course_limit"]["max_days"], spec["course_limit"]["note"],
                                  cite(spec["course_limit"]["source"], "course_limit.source"))
         if spec["course_limit"] else None,
+        opioid_tolerant_only=TolerantOnly(tuple(spec["opioid_tolerant_only"]["routes"]),
+                                          spec["opioid_tolerant_only"]["note"],
+                                          cite(spec["opioid_tolerant_only"]["source"], "opioid_tolerant_only.source"))
+        if spec["opioid_tolerant_only"] else None,
         dose_dependent_classes=tuple(
             DoseDependentClasses(tuple(d["classes"]), d["above_mg_per_day"],
                                  cite(d["source"], f"dose_dependent_classes[{i}].source"))
@@ -417,11 +559,11 @@ def _build_ingredient(spec: dict, file: str, file_review: Review, classes: dict[
             RenalBand(b["crcl_from"], b["crcl_above"], b["crcl_below"], b["crcl_at_most"], b["dialysis"], b["route"],
                       b["release"], b["action"],
                       amount(b["max_daily_dose"]), b["note"], cite(b["source"], f"renal[{i}].source"),
-                      b["min_interval_hours"], b["unverified"])
+                      b["min_interval_hours"], b["unverified"], b["applies_to"])
             for i, b in enumerate(spec["renal"])),
         hepatic=tuple(
             HepaticFact(h["severity_class"], h["action"], amount(h["max_daily_dose"]), h["note"],
-                        cite(h["source"], f"hepatic[{i}].source"), h["release"], h["unverified"])
+                        cite(h["source"], f"hepatic[{i}].source"), h["release"], h["unverified"], h["applies_to"])
             for i, h in enumerate(spec["hepatic"])),
         mme_factors=tuple(
             MmeFactor(m["route"], m["dose_unit"], m["value"], m["note"], cite(m["source"], f"mme_factors[{i}]"))
@@ -429,7 +571,7 @@ def _build_ingredient(spec: dict, file: str, file_review: Review, classes: dict[
         beers=tuple(
             BeersStatement(b["table"], b["recommendation"], b["condition"], b["min_age"], b["carried_by"],
                            b["severity"], b["note"], cite(b["source"], f"beers[{i}].source"),
-                           tuple(b["except_with_classes"]))
+                           tuple(b["except_with_classes"]), b["unverified"])
             for i, b in enumerate(spec["beers"])),
         effective_dose=EffectiveDose(
             Amount(spec["effective_dose"]["value"], spec["effective_dose"]["unit"]), spec["effective_dose"]["note"],

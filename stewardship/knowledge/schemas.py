@@ -5,7 +5,16 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from .values import ACTIONS, BEERS_RECOMMENDATIONS, CONDITION_KEYWORDS, DOSE_UNITS, EFFECTS, POPULATIONS, ROUTES
+from .values import (
+    ACTIONS,
+    APPLIES_TO,
+    BEERS_RECOMMENDATIONS,
+    CONDITION_KEYWORDS,
+    DOSE_UNITS,
+    EFFECTS,
+    POPULATIONS,
+    ROUTES,
+)
 
 
 # ---------------------------------------------------------------------------------------------------- schemas
@@ -24,6 +33,11 @@ def _unverified_field() -> fields.String:
     # Why a fact is NOT verified against its primary text (e.g. "read only as quoted by a secondary summary"). Such a
     # fact is listed as unverified on the knowledge page and may raise info at most (the loader holds it to that).
     return fields.String(load_default=None, validate=validate.Length(min=10))
+
+
+def _applies_to_field() -> fields.String:
+    # "initiation" on a starting-dose statement: it speaks to a line that starts the drug, not to one continuing it
+    return fields.String(load_default="every_line", validate=validate.OneOf(APPLIES_TO))
 
 
 def _info_at_most(data: dict) -> None:
@@ -115,6 +129,13 @@ class CourseLimitSchema(_Strict):
     source = _source_field()
 
 
+class TolerantOnlySchema(_Strict):
+    # a label that contraindicates the product in opioid non-tolerant patients (DURAGESIC 4), for these routes
+    routes = fields.List(fields.String(validate=validate.OneOf(ROUTES)), required=True, validate=validate.Length(min=1))
+    note = fields.String(load_default=None)
+    source = _source_field()
+
+
 class RenalBandSchema(_Strict):
     # CrCl edges in mL/min, written as the source writes them: ">= 30" crcl_from, "> 95" crcl_above,
     # "< 30" crcl_below, "<= 30" crcl_at_most. A band has at most one lower and one upper edge.
@@ -129,6 +150,7 @@ class RenalBandSchema(_Strict):
     max_daily_dose = fields.Nested(AmountSchema, load_default=None)
     # the longest dosing interval the band asks for, in hours (tramadol IR below CrCl 30: every 12 hours)
     min_interval_hours = fields.Float(load_default=None, validate=validate.Range(min=1, max=168))
+    applies_to = _applies_to_field()
     note = fields.String(load_default=None)
     unverified = _unverified_field()
     source = _source_field()
@@ -154,6 +176,7 @@ class HepaticSchema(_Strict):
     release = fields.String(load_default="any", validate=validate.OneOf(("any", "immediate", "extended")))
     action = fields.String(required=True, validate=validate.OneOf(ACTIONS))
     max_daily_dose = fields.Nested(AmountSchema, load_default=None)
+    applies_to = _applies_to_field()
     note = fields.String(load_default=None)
     unverified = _unverified_field()
     source = _source_field()
@@ -185,7 +208,13 @@ class BeersSchema(_Strict):
     # e.g. oral corticosteroids or chronic NSAID use"): the service must not flag the PPI it advises with an NSAID
     except_with_classes = fields.List(fields.String(), load_default=list)
     note = fields.String(load_default=None)
+    unverified = _unverified_field()
     source = _source_field()
+
+    @validates_schema
+    def _unverified_is_info(self, data: dict, **_: Any) -> None:
+        if data.get("unverified") and data["severity"] != "info":
+            raise ValidationError("an unverified statement raises info at most: severity must be info", "severity")
 
     @validates_schema
     def _table_3_names_a_condition(self, data: dict, **_: Any) -> None:
@@ -201,7 +230,8 @@ class EffectiveDoseSchema(AmountSchema):
 
 
 class TaperSchema(_Strict):
-    min_days = fields.Integer(load_default=None, strict=True, validate=validate.Range(min=1))
+    # an ingredient's `taper:` in drugdata/ and an entry of `tapers:` in config/stopping_rules.yaml alike
+    min_days = fields.Integer(load_default=None, strict=True, validate=validate.Range(1, 365))
     note = fields.String(required=True)
     source = _source_field()
 
@@ -235,6 +265,7 @@ class IngredientSchema(_Strict):
     salt_equivalents = fields.Dict(keys=fields.String(), values=fields.Nested(SaltEquivalentSchema),
                                    load_default=dict)
     course_limit = fields.Nested(CourseLimitSchema, load_default=None)
+    opioid_tolerant_only = fields.Nested(TolerantOnlySchema, load_default=None)
     dose_dependent_classes = fields.List(fields.Nested(DoseDependentClassesSchema), load_default=list)
     renal = fields.List(fields.Nested(RenalBandSchema), load_default=list)
     hepatic = fields.List(fields.Nested(HepaticSchema), load_default=list)

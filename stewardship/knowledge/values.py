@@ -20,6 +20,9 @@ ROUTES = ("oral", "topical", "transdermal", "iv", "im", "sc", "rectal", "buccal"
 # low_body_weight: a maximum for patients under a body weight (ketorolac IV/IM: "less than 50 kg")
 POPULATIONS = ("general", "older_adult", "hepatic", "low_body_weight")
 ACTIONS = ("avoid", "reduce", "caution")
+# Which lines a renal band or hepatic fact speaks to: every line of the drug, or only one that starts it (a label's
+# starting-dose statement, "initiate with one-half the usual starting dose", says nothing of a patient already on it).
+APPLIES_TO = ("every_line", "initiation")
 BEERS_RECOMMENDATIONS = ("avoid", "use_with_caution", "reduce_dose", "avoid_combination")
 DOSE_UNITS = ("mg", "mcg", "g", "mcg/h")
 PROCEDURE_KEYWORDS = ("scs_trial", "scs_implant", "drg_stimulation", "intrathecal_pump", "vertebral_augmentation",
@@ -116,6 +119,14 @@ class CourseLimit:
 
 
 @dataclass(frozen=True)
+class TolerantOnly:
+    """The label contraindicates the drug, by these routes, in patients who are not opioid-tolerant."""
+    routes: tuple[str, ...]
+    note: str | None
+    source: Citation
+
+
+@dataclass(frozen=True)
 class DoseDependentClasses:
     """Classes the ingredient acts as only above a daily amount; at or below it, or where the amount is unknown,
     it is not counted in them (the lower reading is the one the source sets apart)."""
@@ -139,6 +150,7 @@ class RenalBand:
     source: Citation
     min_interval_hours: float | None = None
     unverified: str | None = None  # why the fact is not verified against its primary text (info at most)
+    applies_to: str = "every_line"  # "initiation": a starting-dose statement, for a line that starts the drug
 
     def covers(self, crcl_ml_min: float | None, on_dialysis: bool) -> bool:
         """Whether a patient with this CrCl (mL/min) or dialysis status falls in the band (upper edge exclusive)."""
@@ -173,6 +185,7 @@ class HepaticFact:
     source: Citation
     release: str = "any"  # any | immediate | extended
     unverified: str | None = None
+    applies_to: str = "every_line"  # "initiation": a starting-dose statement, for a line that starts the drug
 
 
 @dataclass(frozen=True)
@@ -195,6 +208,7 @@ class BeersStatement:
     note: str | None
     source: Citation
     except_with_classes: tuple[str, ...] = ()
+    unverified: str | None = None  # read only in a secondary copy: said as info, never as an alert
 
 
 @dataclass(frozen=True)
@@ -206,6 +220,7 @@ class EffectiveDose:
 
 @dataclass(frozen=True)
 class Taper:
+    """How to stop a drug: its own (drugdata) or config/stopping_rules.yaml's, which takes precedence."""
     min_days: int | None
     note: str
     source: Citation
@@ -235,6 +250,7 @@ class Ingredient:
     file: str
     salt_equivalents: Mapping[str, SaltEquivalent] = field(default_factory=dict)
     course_limit: CourseLimit | None = None
+    opioid_tolerant_only: TolerantOnly | None = None
     dose_dependent_classes: tuple[DoseDependentClasses, ...] = ()
 
     def effect(self, name: str) -> int:

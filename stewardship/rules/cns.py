@@ -113,6 +113,14 @@ def respiratory_condition(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
                       suggestions=_naloxone_fix(ctx) if _opioids(ctx) else [])
 
 
+def _agents(exposures: list[Exposure]) -> int:
+    """How many different drugs stack an effect. Several opioids count as one: together they are one opioid dose,
+    which the MME rules measure and judge (CDC 2022 Recommendation 4), and two immediate-release opioids are a
+    duplication finding; an ER/LA opioid with an immediate-release one for breakthrough pain is not two sedating or
+    constipating drugs."""
+    return len([e for e in exposures if not e.has("opioid")]) + any(e.has("opioid") for e in exposures)
+
+
 def _named_by_other_sedation_rules(ctx: CheckContext) -> set[str]:
     named: set[str] = set()
     opioids = _opioids(ctx)
@@ -127,7 +135,7 @@ def _named_by_other_sedation_rules(ctx: CheckContext) -> set[str]:
 @rule("sedation.stacked")
 def stacked_sedation(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     sedating = [e for e in ctx.distinct(ctx.systemic()) if e.grade("sedation") >= spec.thresholds["min_grade"]]
-    if len(sedating) < spec.thresholds["min_drugs"]:
+    if _agents(sedating) < spec.thresholds["min_drugs"]:
         return
     named = _named_by_other_sedation_rules(ctx)
     if all(e.name in named for e in sedating):
@@ -160,7 +168,7 @@ def opioid_without_bowel_regimen(ctx: CheckContext, spec: Rule) -> Iterator[Find
 def stacked_constipation(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     constipating = [e for e in ctx.distinct(ctx.systemic()) if e.grade("constipation") >= spec.thresholds["min_grade"]]
     chronic = ctx.has_condition("chronic_constipation")
-    if len(constipating) < spec.thresholds["min_drugs"] and not (chronic and constipating):
+    if _agents(constipating) < spec.thresholds["min_drugs"] and not (chronic and constipating):
         return
     total = sum(e.grade("constipation") for e in constipating)
     reason = " with chronic constipation" if chronic else ""

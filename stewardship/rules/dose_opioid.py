@@ -206,6 +206,14 @@ def _opioid_exposures(ctx: CheckContext) -> list[Exposure]:
     return [e for e in ctx.exposures if e.has("opioid") and e.systemic]
 
 
+def er_la(exposure: Exposure) -> bool:
+    """Extended-release / long-acting as CDC 2022 (Recommendation 3) and the FDA ER/LA opioid analgesic REMS use the
+    words: an extended-release product, methadone, or a transdermal system (fentanyl, buprenorphine). A transdermal
+    opioid is one whatever the text names: "fentanyl patch" with no strength matches no product, but the route says
+    what it is, and no immediate-release transdermal opioid exists."""
+    return exposure.extended_release or (exposure.has("opioid") and exposure.route == "transdermal")
+
+
 def _naloxone_suggestions(ctx: CheckContext) -> list[dict]:
     return [] if ctx.with_class("opioid_antagonist") else [suggestion("Offer naloxone", "offer_naloxone",
                                                                       drug="naloxone")]
@@ -286,7 +294,7 @@ def er_la_acute(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     current_opioids = {e.name for e in ctx.all_exposures if e.line.current and e.has("opioid")}
     continued = {line.ref for line in ctx.superseded}
     for exposure in _opioid_exposures(ctx):
-        if not exposure.ordered or not exposure.extended_release:
+        if not exposure.ordered or not er_la(exposure):
             continue
         if ctx.patient.pain_type == "acute":
             case, why = "acute", "for acute pain"
@@ -296,11 +304,19 @@ def er_la_acute(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
             continue
         if case == "acute" and continued and exposure.name in current_opioids:
             continue  # a continuation of the patient's own ER/LA opioid, not a new start
+        # The label's own contraindication (DURAGESIC 4: opioid non-tolerant patients) outranks CDC's advice
+        tolerant_only = exposure.ingredient.opioid_tolerant_only
+        if case == "opioid_naive" and tolerant_only and exposure.route in tolerant_only.routes:
+            case = "not_opioid_tolerant"
         yield ctx.finding(spec, severity=spec.severity_for(case), exposures=[exposure],
-                          summary=f"ER/LA {exposure.name} {why}: start with immediate-release",
+                          summary=(f"{exposure.name} ({exposure.route}) {why}: contraindicated unless opioid-tolerant"
+                                   if case == "not_opioid_tolerant" else
+                                   f"ER/LA {exposure.name} {why}: start with immediate-release"),
                           detail=("Extended-release and long-acting opioids (ER tablets and capsules, transdermal "
                                   "fentanyl, methadone) carry a higher overdose risk when started; CDC 2022 "
-                                  "recommends immediate-release opioids when starting opioid therapy."),
+                                  "recommends immediate-release opioids when starting opioid therapy."
+                                  + (f" {tolerant_only.note}" if case == "not_opioid_tolerant" else "")),
+                          citations=[tolerant_only.source] if case == "not_opioid_tolerant" else [],
                           suggestions=[suggestion(f"Use an immediate-release opioid instead of ER/LA {exposure.name}",
                                                   "substitute", drug=exposure.name, line=exposure.line.ref)])
 

@@ -17,6 +17,21 @@ def _unverified(fact: RenalBand | HepaticFact) -> str:
     return f" **Unverified:** {fact.unverified}" if fact.unverified else ""
 
 
+def _starts(ctx: CheckContext, exposure: Exposure) -> bool:
+    """Whether this line starts the drug: ordered now, and no current medication line of the same ingredient, route and
+    release. A regimen line like a current one is a continuation or a dose change (contract 2.1), a dose increase
+    included; a switch from immediate to extended release starts the ER product, whose label's starting dose is
+    written for patients on prior opioids too (OPANA ER 2.5, 2.6)."""
+    return exposure.ordered and not any(
+        other.line.current and other.name == exposure.name and other.route == exposure.route
+        and other.extended_release == exposure.extended_release for other in ctx.all_exposures)
+
+
+def _in_force(fact: RenalBand | HepaticFact, ctx: CheckContext, exposure: Exposure) -> bool:
+    """A band or fact written for this route and release, and, if it is a starting-dose statement, for a new start."""
+    return applies(fact, exposure) and (fact.applies_to != "initiation" or _starts(ctx, exposure))
+
+
 def _renal_words(ctx: CheckContext) -> str:
     basis = ctx.derived.get("renalBasis")
     crcl = ctx.crcl
@@ -43,7 +58,7 @@ def _basis_detail(ctx: CheckContext) -> str:
 
 def _covering_bands(ctx: CheckContext, exposure: Exposure) -> list[RenalBand]:
     on_dialysis = ctx.has_condition("dialysis")
-    bands = [b for b in exposure.ingredient.renal if applies(b, exposure)]
+    bands = [b for b in exposure.ingredient.renal if _in_force(b, ctx, exposure)]
     if on_dialysis:
         dialysis_bands = [b for b in bands if b.dialysis]
         if dialysis_bands:
@@ -89,7 +104,8 @@ def renal_band(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
                 fix = [suggestion(f"Reduce the {exposure.name} dose as its label directs for {where}",
                                   "reduce_dose", drug=exposure.name, line=exposure.line.ref)]
         elif action == "avoid":
-            summary = f"Avoid {exposure.name}: {where}" + (" (< 30)" if group == "nsaid" and ctx.crcl is not None
+            edges = "; ".join(dict.fromkeys(b.label for b in bands))  # the band that fired, as drugdata writes it
+            summary = f"Avoid {exposure.name}: {where}" + (f" (band: {edges})" if ctx.crcl is not None
                                                             and not ctx.has_condition("dialysis") else "")
             fix = [_alternative(ctx, exposure)]
         else:
@@ -115,7 +131,7 @@ def _alternative(ctx: CheckContext, exposure: Exposure) -> dict:
 def renal_value_missing(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     if ctx.crcl is not None or ctx.has_condition("dialysis"):
         return
-    unchecked = [e for e in ctx.distinct(ctx.systemic()) if any(applies(b, e) for b in e.ingredient.renal)]
+    unchecked = [e for e in ctx.distinct(ctx.systemic()) if any(_in_force(b, ctx, e) for b in e.ingredient.renal)]
     if not unchecked:
         return
     listed = ", ".join(e.name for e in unchecked)
@@ -137,7 +153,7 @@ def hepatic_band(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
         return
     known_class = ctx.patient.child_pugh_class
     for exposure in ctx.distinct(ctx.systemic()):
-        facts = [f for f in exposure.ingredient.hepatic if applies(f, exposure)]  # ER-only facts stay ER-only
+        facts = [f for f in exposure.ingredient.hepatic if _in_force(f, ctx, exposure)]  # ER-only stay ER-only
         if not facts:
             continue
         if known_class:

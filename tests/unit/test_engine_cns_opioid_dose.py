@@ -222,3 +222,25 @@ def test_continuing_the_patients_own_er_opioid_is_not_a_new_start(check):
 def test_acute_pain_opioid_supply_over_7_days(check, days, flagged):
     outcome = check(patient(**ADULT, pain="acute"), line("oxycodone", 5, MG, "q6h", days=days))
     assert ("opioid.acute_duration" in outcome.codes()) is flagged
+
+
+def test_a_fentanyl_patch_for_a_patient_on_no_opioid_is_contraindicated_by_its_label(check):
+    # DURAGESIC 4 Contraindications: opioid non-tolerant patients (and its Boxed Warning)
+    outcome = check(patient(**ADULT, pain="chronic"), line("fentanyl 25 mcg/hr patch", 25, "mcg/h", "q72h",
+                                                           route="transdermal"))
+    finding = outcome.finding("opioid.er_la_acute")
+    assert finding.severity == "critical"
+    assert "opioid-tolerant" in finding.summary
+    assert any("DURAGESIC" in e.citation for e in finding.evidence)
+
+
+def test_a_fentanyl_patch_for_a_patient_already_on_an_opioid_is_not_the_contraindication(check):
+    own = line("oxycodone 10 mg", 10, "mg", "q6h")
+    outcome = check(patient(**ADULT, pain="chronic", meds=(own,)),
+                    line("fentanyl 25 mcg/hr patch", 25, "mcg/h", "q72h", route="transdermal"))
+    assert "opioid.er_la_acute" not in outcome.codes()
+
+
+def test_an_er_oral_opioid_without_a_tolerance_contraindication_stays_the_cdc_warning(check):
+    outcome = check(patient(**ADULT, pain="chronic"), line("morphine ER 15 mg", 1, "tablet", "q12h"))
+    assert outcome.severity("opioid.er_la_acute") == "warning"

@@ -34,12 +34,13 @@ def test_every_cyp_inhibitor_raises_methadone_levels_a_warning_as_its_label_says
     assert "sedation.interaction.cyp3a4_inhibitor_opioid" not in outcome.codes()  # one finding, not two
 
 
-def test_fentanyl_with_a_cyp3a4_inhibitor_is_only_a_note_while_its_label_text_is_unread(check):
+def test_fentanyl_patch_with_a_strong_cyp3a4_inhibitor_is_a_warning_per_its_boxed_warning(check):
+    # DURAGESIC Boxed Warning: CYTOCHROME P450 3A4 INTERACTION
     outcome = check(patient(**ADULT, meds=(line("ritonavir", 100, MG, "BID"),)),
                     line("fentanyl", 25, "mcg/h", {"timesPerDay": 1 / 3}, route="transdermal"))
     finding = outcome.finding("sedation.interaction.cyp3a4_inhibitor_opioid")
-    assert finding.severity == "info"
-    assert "Not verified against the label text" in finding.detail
+    assert finding.severity == "warning"
+    assert "Not verified against the label text" not in finding.detail
 
 
 def test_an_opioid_that_cyp3a4_does_not_clear_stays_quiet_with_clarithromycin(check):
@@ -58,10 +59,18 @@ def test_rifampin_with_methadone_lowers_methadone_an_opioid_warning(check):
     assert outcome.severity("opioid.interaction.cyp3a4_inducer_opioid") == "warning"
 
 
-@pytest.mark.parametrize("opioid, dose", [("codeine", 30), ("tramadol", 50)])
-def test_a_cyp2d6_inhibitor_with_a_prodrug_opioid_is_a_note_until_the_label_is_read(check, opioid, dose):
-    outcome = check(patient(**ADULT, meds=(line("fluoxetine", 20, MG, "daily"),)), line(opioid, dose, MG, "q6h"))
+def test_a_cyp2d6_inhibitor_with_codeine_is_a_note_until_the_codeine_label_is_read(check):
+    outcome = check(patient(**ADULT, meds=(line("fluoxetine", 20, MG, "daily"),)), line("codeine", 30, MG, "q6h"))
     assert outcome.severity("opioid.interaction.cyp2d6_inhibitor_prodrug_opioid") == "info"
+
+
+@pytest.mark.parametrize("inhibitor", ["fluoxetine", "paroxetine", "bupropion"])
+def test_a_cyp2d6_inhibitor_with_tramadol_is_a_warning_as_the_tramadol_boxed_warning_says(check, inhibitor):
+    outcome = check(patient(**ADULT, meds=(line(inhibitor, 20, MG, "daily"),)), line("tramadol", 50, MG, "q6h"))
+    finding = outcome.finding("opioid.interaction.cyp2d6_inhibitor_prodrug_opioid")
+    assert finding.severity == "warning"
+    assert any("Inhibitors of CYP2D6" in e.citation for e in finding.evidence)
+    assert "Not verified" not in finding.detail
 
 
 # ------------------------------------------------------------------------------------------ MAOIs
@@ -79,6 +88,24 @@ def test_linezolid_with_meperidine_is_critical(check):
 def test_methadone_with_an_maoi_is_not_recommended_a_warning(check):
     outcome = check(patient(**ADULT, meds=(line("selegiline", 5, MG, "BID"),)), line("methadone", 5, MG, "TID"))
     assert outcome.severity("serotonergic.interaction.maoi_not_recommended_opioid") == "warning"
+
+
+@pytest.mark.parametrize("opioid, dose, unit, freq, kwargs", [
+    ("morphine", 15, MG, "q12h", {}), ("oxycodone", 5, MG, "q6h", {}), ("hydromorphone", 2, MG, "q6h", {}),
+    ("fentanyl", 25, "mcg/h", {"timesPerDay": 1 / 3}, {"route": "transdermal"})])
+def test_methylene_blue_with_an_opioid_is_a_warning_from_its_boxed_warning(check, opioid, dose, unit, freq, kwargs):
+    outcome = check(patient(**ADULT, meds=(line(opioid, dose, unit, freq, **kwargs),)),
+                    line("methylene blue", 100, MG, "daily", route="intravenous"))
+    finding = outcome.finding("serotonergic.interaction.methylene_blue_opioid")
+    assert finding.severity == "warning"
+    assert any("label-provayblue" in e.citation or "PROVAYBLUE" in e.citation for e in finding.evidence)
+
+
+def test_methylene_blue_with_tramadol_is_said_once_by_the_tramadol_contraindication(check):
+    outcome = check(patient(**ADULT, meds=(line("tramadol", 50, MG, "q6h"),)),
+                    line("methylene blue", 100, MG, "daily", route="intravenous"))
+    assert outcome.severity("serotonergic.interaction.maoi_contraindicated_opioid") == "critical"
+    assert "serotonergic.interaction.methylene_blue_opioid" not in outcome.codes()
 
 
 def test_tapentadol_with_an_maoi_is_said_as_unverified_information(check):

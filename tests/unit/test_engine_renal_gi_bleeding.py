@@ -15,6 +15,18 @@ def test_nsaid_is_avoided_below_crcl_30(check, crcl, flagged):
         assert f"{crcl:g}" in outcome.finding("renal.nsaid.avoid").summary
 
 
+def test_an_avoided_drug_names_the_band_the_patient_is_in_as_the_knowledge_base_writes_it(check):
+    nsaid = check(patient(age=60, crcl=23.5), line("ibuprofen", 400, MG, "TID")).finding("renal.nsaid.avoid")
+    assert nsaid.summary == "Avoid ibuprofen: CrCl 23.5 mL/min (band: CrCl < 30 mL/min)"
+    snri = check(patient(age=50, crcl=29), line("duloxetine", 60, MG, "daily")).finding("renal.duloxetine.avoid")
+    assert snri.summary.endswith("(band: CrCl < 30 mL/min)")
+
+
+def test_on_dialysis_an_avoided_drug_names_no_crcl_band(check):
+    outcome = check(patient(age=60, crcl=8, conditions=("dialysis",)), line("ibuprofen", 400, MG, "TID"))
+    assert outcome.finding("renal.nsaid.avoid").summary == "Avoid ibuprofen: on dialysis"
+
+
 def test_crcl_comes_from_cockcroft_gault_with_actual_body_weight(check):
     outcome = check(patient(age=78, sex="female", weight=61, scr=1.9), line("acetaminophen", 500, MG, "q6h"))
     # (140 - 78) x 61 / (72 x 1.9) x 0.85 = 23.5

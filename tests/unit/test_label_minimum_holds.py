@@ -1,6 +1,8 @@
 """Procedure holds for the DOACs and P2Y12 inhibitors: the ASRA rows were not read, so the plan gives each label's own
-perioperative minimum, dated, renal-adjusted where the label adjusts (dabigatran by CrCl), always marked unverified
-(the label text was read only as quoted by secondary sources) and with the advice to confirm with the proceduralist."""
+perioperative minimum, dated, renal-adjusted where the label adjusts (dabigatran by CrCl), with the advice to confirm
+with the proceduralist, and never as a verified spinal-procedure hold. Apixaban's, rivaroxaban's and clopidogrel's
+sentences were read in the label text and are cited there; dabigatran's, prasugrel's and ticagrelor's only as quoted by
+secondary sources. Either way the interval for pain procedures itself stays unverified."""
 import datetime as dt
 
 import pytest
@@ -25,6 +27,8 @@ def test_apixaban_before_a_high_risk_procedure_gets_the_labels_48_hour_minimum_d
     assert finding.severity == "warning"
     assert "label minimum 2 d (stop 2026-12-08)" in finding.summary and "unverified" in finding.summary
     assert "at least 48 hours" in finding.detail
+    assert "2.3 Temporary Interruption for Surgery" in finding.detail  # the label text itself is cited
+    assert "the label sentence is verified" in finding.detail
     assert "**Unverified:**" in finding.detail and "proceduralist" in finding.detail
     assert "Boxed Warning" in finding.detail  # the consult text: premature discontinuation, spinal/epidural hematoma
 
@@ -38,7 +42,9 @@ def test_apixaban_before_a_low_risk_procedure_is_the_labels_24_hours_and_only_in
 def test_an_unverified_label_minimum_is_never_a_verified_hold(check):
     outcome = on_drug(check, "rivaroxaban", 20, "daily", "interlaminar_esi")
     assert not [c for c in outcome.codes() if c.startswith("procedure.hold")]
-    assert "label minimum 1 d" in label_minimum(outcome, "rivaroxaban").summary
+    finding = label_minimum(outcome, "rivaroxaban")
+    assert "label minimum 1 d" in finding.summary
+    assert "2.4 Discontinuation for Surgery and other Interventions" in finding.detail
 
 
 @pytest.mark.parametrize("crcl, days", [(50, 1), (49.9, 3), (80, 1), (31, 3)])

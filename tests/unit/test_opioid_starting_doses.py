@@ -65,3 +65,20 @@ def test_an_everyday_opioid_regimen_with_normal_organ_function_stays_quiet(check
     outcome = check(patient(age=50, crcl=95), line("oxycodone", 5, MG, "q6h", prn=True),
                     line("acetaminophen", 500, MG, "q6h"))
     assert not [c for c in outcome.codes() if c.startswith(("renal.", "hepatic."))]
+
+
+# ------------------------------------------------------------------------------------------------ tapentadol
+# NUCYNTA 8.6 / 8.7 and NUCYNTA ER 2.4 were read in a verbatim mirror of the DailyMed label (not a dosing summary).
+def test_tapentadol_is_not_recommended_in_severe_hepatic_impairment_and_starts_lower_in_moderate(check):
+    severe = check(cirrhosis("C"), line("tapentadol", 50, MG, "q6h"))
+    assert severe.severity("hepatic.tapentadol.avoid") == "critical"
+    assert "8.7 Hepatic Impairment" in severe.finding("hepatic.tapentadol.avoid").detail
+    moderate = check(cirrhosis("B"), line("tapentadol", 50, MG, "q8h"))
+    assert moderate.severity("hepatic.tapentadol.reduce") == "warning"
+
+
+def test_tapentadol_in_severe_renal_impairment_is_not_recommended(check):
+    outcome = check(patient(age=60, crcl=25), line("tapentadol", 50, MG, "q6h"))
+    assert [c for c in outcome.codes() if c.startswith("renal.") and "tapentadol" in c]
+    quiet = check(patient(age=60, crcl=30), line("tapentadol", 50, MG, "q6h"))
+    assert not [c for c in quiet.codes() if c.startswith("renal.") and "tapentadol" in c]

@@ -20,7 +20,7 @@ def ingredients(result) -> dict:
     ("855350", "SCD", "warfarin", True),        # 0.5 MG tablet: an older code, from the HL7 PDDI-CDS value set
     ("855295", "SCDC", "warfarin", True),       # warfarin sodium 10 MG (component)
     ("104693", "SCD", "temazepam", True),       # in the knowledge base since issue 12
-    ("1298088", "SCD", "flurazepam", False),
+    ("1298088", "SCD", "flurazepam", True),     # a benzodiazepine by its FDA EPC (drugdata/epc_classes.yaml)
     ("854868", "SCD", "rabeprazole", True),
     ("197579", "SCD", "dexamethasone", False),
     ("198223", "SCD", "spironolactone", True),
