@@ -27,6 +27,7 @@ import dask.bag
 from distributed import Client
 
 from settings import VAR, Settings
+from stewardship.review_priority import ReviewPriority
 from stewardship.services import check_and_keep
 
 from .bulk_export import (
@@ -230,6 +231,9 @@ def run_sweep(folder: Path, as_of: dt.date, settings: Settings, out: Path | None
         out = out or _default_out(summary.sweep_id)
         out.parent.mkdir(parents=True, exist_ok=True)
         size = sum(path.stat().st_size for path in files)
+        # the rules in force, loaded as a hook call loads them: their review priority orders the worklist (with
+        # workers=0 the partitions reuse this runtime)
+        priority = _runtime(settings)[0].rulebook.review_priority
         # partitions for local workers in the system's temporary folder; for a cluster beside the worklist, on the
         # filesystem the workers share with this machine (like the export folder itself)
         with tempfile.TemporaryDirectory(prefix=f".sweep-{summary.sweep_id}-",
@@ -249,7 +253,7 @@ def run_sweep(folder: Path, as_of: dt.date, settings: Settings, out: Path | None
         summary.unreadable = unreadable + sweeps.unreadable_resources(summary.sweep_id) \
             + sum(result["failed"] for result in results)
         summary.seconds = time.perf_counter() - started
-        summary.worklist = write_worklist(sweeps, summary, out)
+        summary.worklist = write_worklist(sweeps, summary, out, priority)
         sweeps.finish(summary.sweep_id, summary.patients, summary.unreadable, summary.seconds)
     finally:
         database.dispose()
@@ -289,7 +293,8 @@ def _run(files: list[Path], work: Path, size: int, sweep_id: int, as_of: dt.date
             client.close()
 
 
-def write_worklist(sweeps: SweepStore, summary: SweepSummary, out: Path) -> tuple[Path, Path]:
+def write_worklist(sweeps: SweepStore, summary: SweepSummary, out: Path,
+                   priority: ReviewPriority) -> tuple[Path, Path]:
     """`out`.csv and `out`.json: every patient the sweep reviewed, most urgent first, row by row."""
     csv_path, json_path = out.with_name(out.name + ".csv"), out.with_name(out.name + ".json")
     head = {k: v for k, v in dataclasses.asdict(summary).items() if k != "worklist"}
@@ -298,7 +303,7 @@ def write_worklist(sweeps: SweepStore, summary: SweepSummary, out: Path) -> tupl
         writer = csv.DictWriter(csv_file, fieldnames=WORKLIST_COLUMNS)
         writer.writeheader()
         json_file.write(json.dumps({"sweep": head})[:-1] + ', "worklist": [')
-        for index, row in enumerate(sweeps.worklist(summary.sweep_id)):
+        for index, row in enumerate(sweeps.worklist(summary.sweep_id, priority)):
             writer.writerow(row)
             json_file.write(("," if index else "") + "\n  " + json.dumps(row))
         json_file.write("\n]}\n")

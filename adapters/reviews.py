@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import (
@@ -31,11 +31,14 @@ from sqlalchemy import (
     case,
     exists,
     func,
+    literal,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.elements import ColumnElement
+
+from stewardship.review_priority import ReviewPriority
 
 from .storage import cds_card_findings, cds_cards, cds_feedback, check_findings, checks, metadata
 
@@ -118,24 +121,25 @@ signin_throttle = Table(  # migration 0008: a row per user name and per address 
     Column("locked_since", DateTime(timezone=True)),
 )
 
-_SEVERITY_WEIGHT = {"critical": 3, "warning": 2}
+
+def _severity_weight(priority: ReviewPriority, max_severity: ColumnElement) -> ColumnElement:
+    weights = priority.severity
+    return case((max_severity == "critical", weights["critical"]), (max_severity == "warning", weights["warning"]),
+                else_=weights["other"])
 
 
-def _severity_weight(max_severity: ColumnElement) -> ColumnElement:
-    return case(*[(max_severity == severity, weight) for severity, weight in _SEVERITY_WEIGHT.items()], else_=1)
-
-
-def review_priority(max_severity: ColumnElement, age_years: ColumnElement, crcl_ml_min: ColumnElement,
+def review_priority(priority: ReviewPriority, max_severity: ColumnElement, derived: Mapping[str, ColumnElement],
                     has_suggestions: ColumnElement) -> ColumnElement:
-    """Severity x patient risk x actionability, 2..18: the queue's order, explained on the page. A SQL expression,
-    so that the database orders and pages the queue without handing over every item.
-
-    Patient risk counts the two facts that most change what a pain regimen can do to this patient: age 65 or older
-    (Beers Criteria population) and CrCl below 30 mL/min (where NSAIDs are avoided and most renal doses are cut).
-    An item whose findings carry a concrete suggestion counts twice: a pharmacist can resolve it at once.
-    An unknown age or CrCl (NULL) adds no risk."""
-    risk = 1 + case((age_years >= 65, 1), else_=0) + case((crcl_ml_min < 30, 1), else_=0)
-    return _severity_weight(max_severity) * risk * case((has_suggestions, 2), else_=1)
+    """Severity x patient risk x actionability with config/review_priority.yaml's weights: the queue's order,
+    explained on the page. A SQL expression, so that the database orders and pages the queue without handing over
+    every item. `derived` gives the column of each value a risk factor reads (ageYears, crclMlMin); an unknown
+    value (NULL) adds no risk."""
+    risk: ColumnElement = literal(priority.base_risk)
+    for factor in priority.risk_factors:
+        value = derived[factor.derived]
+        holds = value >= factor.at_least if factor.at_least is not None else value < factor.below
+        risk = risk + case((holds, factor.adds), else_=0)
+    return _severity_weight(priority, max_severity) * risk * case((has_suggestions, priority.actionable), else_=1)
 
 
 def _has_review_suggestions(dialect: str) -> ColumnElement:
@@ -221,13 +225,13 @@ class ReviewStore:
         self.engine = engine
 
     # review items
-    def items(self, status: str = "open", limit: int = 50, offset: int = 0, severity: str | None = None,
-              category: str | None = None, min_age: int | None = None, patient: str | None = None,
-              claimed: str | None = None, reviewer: str | None = None,
+    def items(self, priority: ReviewPriority, status: str = "open", limit: int = 50, offset: int = 0,
+              severity: str | None = None, category: str | None = None, min_age: int | None = None,
+              patient: str | None = None, claimed: str | None = None, reviewer: str | None = None,
               sweep: int | None = None) -> tuple[list[dict], bool]:
         """One page of review items, and whether more follow. Open before closed, most severe first (contract 4),
-        then by priority within a severity (highest first), then oldest first (waited longest). The database orders
-        and pages them, reading only summary columns: a check's full JSON is never loaded for the queue.
+        then by `priority` within a severity (highest first), then oldest first (waited longest). The database
+        orders and pages them, reading only summary columns: a check's full JSON is never loaded for the queue.
 
         `patient` keeps the items whose patient id starts with it; `claimed` is `mine` (claimed by `reviewer`) or
         `unassigned` (claimed by nobody)."""
@@ -268,15 +272,17 @@ class ReviewStore:
         # for every expression and the ORDER BY that use them (PostgreSQL's `json` is parsed at each access).
         item = candidates.cte("candidates").prefix_with("MATERIALIZED")
         age, crcl = item.c.derived["ageYears"], item.c.derived["crclMlMin"]  # as stored, for the answer
-        priority = review_priority(item.c.max_severity, age.as_float(), crcl.as_float(),
-                                   item.c.has_suggestions).label("priority")
+        order = review_priority(priority, item.c.max_severity,
+                                {"ageYears": age.as_float(), "crclMlMin": crcl.as_float()},
+                                item.c.has_suggestions).label("priority")
         query = select(item.c.id, item.c.created_at, item.c.as_of, item.c.requester, item.c.source,
                        item.c.patient_ref, item.c.max_severity, age.label("age"), crcl.label("crcl"),
-                       item.c.has_suggestions, item.c.claimed_by, item.c.claimed_at, priority)
+                       item.c.has_suggestions, item.c.claimed_by, item.c.claimed_at, order)
         if min_age is not None:
             query = query.where(age.as_float() >= min_age)
-        query = query.order_by(case((item.c.decided, 1), else_=0), _severity_weight(item.c.max_severity).desc(),
-                               priority.desc(), item.c.created_at, item.c.id)
+        query = query.order_by(case((item.c.decided, 1), else_=0),
+                               _severity_weight(priority, item.c.max_severity).desc(), order.desc(),
+                               item.c.created_at, item.c.id)
         with self.engine.connect() as connection:
             rows = connection.execute(query.limit(limit + 1).offset(offset)).mappings().all()
             page = rows[:limit]

@@ -32,6 +32,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from stewardship.model import SEVERITIES
+from stewardship.review_priority import ReviewPriority
 
 from .storage import check_findings, checks, metadata
 
@@ -152,24 +153,25 @@ class SweepStore:
             return connection.execute(select(func.coalesce(func.sum(sweep_patients.c.unreadable), 0)).where(
                 sweep_patients.c.sweep_id == sweep_id)).scalar_one()
 
-    def worklist(self, sweep_id: int) -> Iterator[dict]:
+    def worklist(self, sweep_id: int, priority: ReviewPriority) -> Iterator[dict]:
         """Every patient the sweep reviewed, most urgent first: as the review queue orders (adapters/reviews.py):
-        critical before warning before the rest, then by priority, then by patient id. Read in batches, so that a
+        critical before warning before the rest, then by `priority`, then by patient id. Read in batches, so that a
         population's worklist is never held whole."""
         from .reviews import review_priority  # reviews.py filters its queue by this module's table
 
         worst = check_findings.alias("worst")  # a check's findings are stored most severe first
-        priority = review_priority(checks.c.max_severity, sweep_patients.c.age_years, sweep_patients.c.crcl_ml_min,
-                                   sweep_patients.c.has_suggestions).label("priority")
+        order = review_priority(priority, checks.c.max_severity,
+                                {"ageYears": sweep_patients.c.age_years, "crclMlMin": sweep_patients.c.crcl_ml_min},
+                                sweep_patients.c.has_suggestions).label("priority")
         severity_order = case((checks.c.max_severity == "critical", 0), (checks.c.max_severity == "warning", 1),
                               (checks.c.max_severity == "info", 2), else_=3)
-        query = (select(priority, sweep_patients.c.patient_ref, sweep_patients.c.check_id, checks.c.max_severity,
+        query = (select(order, sweep_patients.c.patient_ref, sweep_patients.c.check_id, checks.c.max_severity,
                         worst.c.code, worst.c.summary, sweep_patients.c.age_years, sweep_patients.c.crcl_ml_min,
                         sweep_patients.c.unreadable)
                  .select_from(sweep_patients.join(checks, checks.c.id == sweep_patients.c.check_id)
                               .outerjoin(worst, (worst.c.check_id == checks.c.id) & (worst.c.position == 0)))
                  .where(sweep_patients.c.sweep_id == sweep_id)
-                 .order_by(severity_order, priority.desc(), sweep_patients.c.patient_ref))
+                 .order_by(severity_order, order.desc(), sweep_patients.c.patient_ref))
         with self.engine.connect() as connection:
             result = connection.execution_options(yield_per=1000).execute(query)
             for row in result:

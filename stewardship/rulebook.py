@@ -1,4 +1,5 @@
-"""The rulebook: config/rules.yaml and config/drug_disease.yaml, validated, with every citation resolved.
+"""The rulebook: config/rules.yaml and config/drug_disease.yaml, validated, with every citation resolved (and the
+stopping rules and the review queue's priority, from their own files).
 
 Each rule has a switch (`enabled`), a severity (one word, or one per case), its thresholds and its sources (with
 `case_sources` where one rule covers cases that rest on different documents, e.g. two NSAIDs vs two opioids). The
@@ -15,10 +16,19 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 
-from .knowledge import Citation, Citations, KnowledgeBase, KnowledgeBaseError, ReviewedSchema, SourceSchema, _flatten
+from .knowledge import (
+    Citation,
+    Citations,
+    KnowledgeBase,
+    KnowledgeBaseError,
+    ReviewedSchema,
+    SourceSchema,
+    load_checked,
+)
 from .model import CATEGORIES, CONDITIONS, SEVERITIES
+from .review_priority import ReviewPriority, load_review_priority
 from .stopping import StoppingBook, load_stopping_book
 
 DEFAULT_CONFIG = Path(str(importlib.resources.files("config")))  # travels with the code: see settings.packaged
@@ -101,6 +111,7 @@ class Rulebook:
     citations: Mapping[str, dict]
     stopping: StoppingBook
     version: str  # the rules in force: see rules_version
+    review_priority: ReviewPriority  # the review queue's order (config/review_priority.yaml)
 
     def cite(self, text: str) -> Citation:
         source_id, _, locator = text.partition(": ")
@@ -133,21 +144,15 @@ def load_rulebook(kb: KnowledgeBase, directory: Path | str = DEFAULT_CONFIG,
     raw = _merge(raw, {"rules": site.get("rules") or {}})
     citations = dict(kb.sources)
     stopping_raw = yaml.safe_load((root / "stopping_rules.yaml").read_text(encoding="utf-8")) or {}
-    for source_id, entry in {**(stopping_raw.get("sources") or {}), **(raw.get("sources") or {})}.items():
-        try:
-            citations[source_id] = SourceSchema().load(entry)
-        except ValidationError as error:
-            raise KnowledgeBaseError(f"rules.yaml: source {source_id!r}: {_flatten(error.messages)}") from None
+    for name, file_raw in (("stopping_rules.yaml", stopping_raw), ("rules.yaml", raw)):  # rules.yaml's win a tie
+        for source_id, entry in (file_raw.get("sources") or {}).items():
+            citations[source_id] = load_checked(SourceSchema(), entry, f"{name}: source {source_id!r}")
 
     cite = Citations(citations).cite
 
     rules = {}
     for key, spec in (raw.get("rules") or {}).items():
-        try:
-            loaded = RuleSchema().load(spec)
-        except ValidationError as error:
-            problems = "; ".join(f"field {f}: {m}" for f, m in _flatten(error.messages))
-            raise KnowledgeBaseError(f"rules.yaml: rule {key!r}: {problems}") from None
+        loaded = load_checked(RuleSchema(), spec, f"rules.yaml: rule {key!r}")
         _check_severity(key, loaded["severity"])
         rules[key] = Rule(key, loaded["category"], loaded["enabled"], loaded["severity"], loaded["thresholds"],
                           tuple(loaded["classes"]), loaded["codes"], loaded["when"], loaded["then"],
@@ -158,11 +163,7 @@ def load_rulebook(kb: KnowledgeBase, directory: Path | str = DEFAULT_CONFIG,
     raw_entries = yaml.safe_load((root / "drug_disease.yaml").read_text(encoding="utf-8")) or {}
     entries = []
     for key, spec in (raw_entries.get("entries") or {}).items():
-        try:
-            loaded = DrugDiseaseSchema().load(spec)
-        except ValidationError as error:
-            problems = "; ".join(f"field {f}: {m}" for f, m in _flatten(error.messages))
-            raise KnowledgeBaseError(f"drug_disease.yaml: entry {key!r}: {problems}") from None
+        loaded = load_checked(DrugDiseaseSchema(), spec, f"drug_disease.yaml: entry {key!r}")
         for klass in loaded["match"]["classes"] + loaded["match"]["exclude_classes"]:
             if klass not in kb.classes:
                 raise KnowledgeBaseError(f"drug_disease.yaml: entry {key!r}: field match.classes: unknown {klass!r}")
@@ -173,7 +174,8 @@ def load_rulebook(kb: KnowledgeBase, directory: Path | str = DEFAULT_CONFIG,
                                         loaded["severity"], loaded["summary"], loaded["detail"],
                                         tuple(cite(s, f"drug_disease.yaml: entry {key!r}") for s in loaded["sources"])))
     stopping = load_stopping_book(kb, root / "stopping_rules.yaml", site.get("stopping_rules"), citations)
-    return Rulebook(rules, tuple(entries), citations, stopping, rules_version(kb, root, override))
+    priority = load_review_priority(root / "review_priority.yaml", site.get("review_priority"), Citations(citations))
+    return Rulebook(rules, tuple(entries), citations, stopping, rules_version(kb, root, override), priority)
 
 
 def check_reviews(config_dir: Path) -> None:
@@ -181,10 +183,7 @@ def check_reviews(config_dir: Path) -> None:
     knowledge base's files do: a file without a valid `reviewed:` block stops start-up, naming it."""
     for path in sorted(Path(config_dir).glob("*.yaml")):
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        try:
-            ReviewedSchema().load(raw.get("reviewed") if isinstance(raw, dict) else None)
-        except ValidationError as error:
-            raise KnowledgeBaseError(f"{path.name}: reviewed: {_flatten(error.messages)}") from None
+        load_checked(ReviewedSchema(), raw.get("reviewed") if isinstance(raw, dict) else None, f"{path.name}: reviewed")
 
 
 def rules_version(kb: KnowledgeBase, config_dir: Path, override: Path | str | None) -> str:

@@ -13,9 +13,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 import yaml
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 
-from .knowledge import Citation, Citations, Ingredient, KnowledgeBase, KnowledgeBaseError, SourceSchema, _flatten
+from .knowledge import (
+    Citation,
+    Citations,
+    Ingredient,
+    KnowledgeBase,
+    KnowledgeBaseError,
+    Taper,
+    TaperSchema,
+    load_checked,
+)
 from .model import PAIN_TYPES, Outcome
 
 if TYPE_CHECKING:
@@ -31,12 +40,6 @@ class StoppingRuleSchema(Schema):
     decision_days = fields.Integer(required=True, strict=True, validate=validate.Range(1, 730))
     re_review_days = fields.Integer(required=True, strict=True, validate=validate.Range(1, 730))
     sources = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
-
-
-class TaperSchema(Schema):
-    min_days = fields.Integer(load_default=None, strict=True, validate=validate.Range(1, 365))
-    note = fields.String(required=True)
-    source = fields.String(required=True)
 
 
 @dataclass(frozen=True)
@@ -57,16 +60,9 @@ class StoppingRule:
 
 
 @dataclass(frozen=True)
-class TaperFact:
-    min_days: int | None
-    note: str
-    source: Citation
-
-
-@dataclass(frozen=True)
 class StoppingBook:
     rules: tuple[StoppingRule, ...]
-    tapers: dict[str, TaperFact]  # by ingredient or class: what config/ says, over drugdata's own taper facts
+    tapers: dict[str, Taper]  # by ingredient or class: what config/ says, over drugdata's own taper facts
     benefit: str
     min_pain_reduction: float
     benefit_sources: tuple[Citation, ...]
@@ -75,39 +71,28 @@ class StoppingBook:
         classes = tuple(classes)
         return next((r for r in self.rules if r.applies_to(classes, pain_type)), None)
 
-    def taper_for(self, ingredient: Ingredient) -> TaperFact | None:
+    def taper_for(self, ingredient: Ingredient) -> Taper | None:
+        """config/'s taper for the ingredient, else for one of its classes, else drugdata's own."""
         if ingredient.name in self.tapers:
             return self.tapers[ingredient.name]
         by_class = next((self.tapers[c] for c in ingredient.classes if c in self.tapers), None)
-        if by_class:
-            return by_class
-        if ingredient.taper:
-            return TaperFact(ingredient.taper.min_days, ingredient.taper.note, ingredient.taper.source)
-        return None
+        return by_class or ingredient.taper
 
 
 def load_stopping_book(kb: KnowledgeBase, path: Path, override: dict | None, cite_with: dict) -> StoppingBook:
+    """`cite_with`: every registered source, this file's own `sources:` among them (the rulebook loads those)."""
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    citations = dict(cite_with)
-    for source_id, entry in (raw.get("sources") or {}).items():
-        try:
-            citations[source_id] = SourceSchema().load(entry)
-        except ValidationError as error:
-            raise KnowledgeBaseError(f"stopping_rules.yaml: source {source_id!r}: {_flatten(error.messages)}") from None
+    citations = Citations(cite_with)
 
     def cite(text: str, where: str) -> Citation:
-        return Citations(citations).cite(text, f"stopping_rules.yaml: {where}")
+        return citations.cite(text, f"stopping_rules.yaml: {where}")
 
     specs = dict(raw.get("rules") or {})
     for key, change in ((override or {}).get("rules") or {}).items():
         specs[key] = {**specs.get(key, {}), **change}
     rules = []
     for key, spec in specs.items():
-        try:
-            loaded = StoppingRuleSchema().load(spec)
-        except ValidationError as error:
-            problems = "; ".join(f"field {f}: {m}" for f, m in _flatten(error.messages))
-            raise KnowledgeBaseError(f"stopping_rules.yaml: rule {key!r}: {problems}") from None
+        loaded = load_checked(StoppingRuleSchema(), spec, f"stopping_rules.yaml: rule {key!r}")
         if loaded["decision_days"] < loaded["review_days"]:
             raise KnowledgeBaseError(f"stopping_rules.yaml: rule {key!r}: field decision_days: before review_days")
         for klass in loaded["classes"]:
@@ -121,11 +106,8 @@ def load_stopping_book(kb: KnowledgeBase, path: Path, override: dict | None, cit
     for name, spec in (raw.get("tapers") or {}).items():
         if name not in kb.ingredients and name not in kb.classes:
             raise KnowledgeBaseError(f"stopping_rules.yaml: tapers: {name!r} is neither an ingredient nor a class")
-        try:
-            loaded = TaperSchema().load(spec)
-        except ValidationError as error:
-            raise KnowledgeBaseError(f"stopping_rules.yaml: tapers.{name}: {_flatten(error.messages)}") from None
-        tapers[name] = TaperFact(loaded["min_days"], loaded["note"], cite(loaded["source"], f"tapers.{name}"))
+        loaded = load_checked(TaperSchema(), spec, f"stopping_rules.yaml: tapers.{name}")
+        tapers[name] = Taper(loaded["min_days"], loaded["note"], cite(loaded["source"], f"tapers.{name}"))
     return StoppingBook(tuple(rules), tapers, raw.get("benefit", ""), float(raw.get("min_pain_reduction", 0.3)),
                         tuple(cite(s, "benefit_sources") for s in raw.get("benefit_sources", [])))
 
@@ -147,7 +129,7 @@ def pain_change(outcome: Outcome) -> str:
     return f" (pain {outcome.baseline_pain_score:g} -> {outcome.pain_score:g}, {change:.0%} lower)"
 
 
-def taper_steps(daily_mg: float, start: dt.date, taper: TaperFact) -> list[dict[str, Any]]:
+def taper_steps(daily_mg: float, start: dt.date, taper: Taper) -> list[dict[str, Any]]:
     """Dated steps from today's daily dose to zero, spread over at least the label's minimum: a cut to two thirds,
     then to one third, then stop on or after the minimum's last day. Round each step to the strengths on hand."""
     days = taper.min_days or 0

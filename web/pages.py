@@ -36,6 +36,7 @@ from .reviews import (
     DecisionSchema,
     csv_response,
     record_decision,
+    review_priority,
     unknown_findings_message,
     waited,
 )
@@ -278,7 +279,8 @@ def queue():
             or category not in ("", *CATEGORIES) or min_age not in ("", *map(str, AGE_FILTERS)) \
             or not (offset.isdigit() and len(offset) <= 7) or len(patient) > 200 or claimed not in ("", *CLAIM_FILTERS):
         abort(400, "Unknown filter value.")
-    items, more = reviews().items(status, PAGE_SIZE, int(offset), severity or None, category or None,
+    priority = review_priority()
+    items, more = reviews().items(priority, status, PAGE_SIZE, int(offset), severity or None, category or None,
                                   int(min_age) if min_age else None, patient or None, claimed or None,
                                   g.person.name, int(sweep) if sweep else None)
     reviews().audit(g.person.name, "view_queue", f"status={status} severity={severity} category={category} "
@@ -286,7 +288,7 @@ def queue():
     return render_template("reviews.html", items=items, status=status, severity=severity, category=category,
                            min_age=min_age, categories=CATEGORIES, review_severities=REVIEW_SEVERITIES,
                            patient=patient, claimed=claimed, claim_filters=CLAIM_FILTERS, sweep=sweep,
-                           age_filters=AGE_FILTERS, first=int(offset) + 1,
+                           priority=priority, age_filters=AGE_FILTERS, first=int(offset) + 1,
                            previous_offset=max(int(offset) - PAGE_SIZE, 0) if int(offset) else None,
                            next_offset=int(offset) + PAGE_SIZE if more else None)
 

@@ -23,6 +23,7 @@ from adapters.reviews import (
     ReviewStore,
     UnknownFindings,
 )
+from stewardship.review_priority import ReviewPriority
 
 from .access import REVIEWER_ROLES
 from .checks import json_body
@@ -75,6 +76,11 @@ class PageQuerySchema(Schema):
 
 def review_store() -> ReviewStore:
     return ReviewStore(current_app.extensions["store"].engine)
+
+
+def review_priority() -> ReviewPriority:
+    """The queue's order in the rules in force: config/review_priority.yaml, under the site's override."""
+    return current_app.extensions["engine"].rulebook.review_priority
 
 
 def record_decision(check_id: str, data: dict, decided_by: str | None) -> dict | None:
@@ -169,8 +175,8 @@ def list_reviews():
     status, limit, offset = query["status"], query["limit"], query["offset"]
     store.audit(reviewer, "view_queue", f"api:{status} claimed={query['claimed'] or ''}"
                                         f"{' q' if query['q'] else ''}")  # a patient id searched is not logged
-    items, more = store.items(status, limit, offset, patient=query["q"], claimed=query["claimed"],
-                              reviewer=reviewer, sweep=query["sweep"])
+    items, more = store.items(review_priority(), status, limit, offset, patient=query["q"],
+                              claimed=query["claimed"], reviewer=reviewer, sweep=query["sweep"])
     following = offset + limit if more else None
     filters = {key: query[key] for key in ("q", "claimed", "sweep") if query[key]}
     return {"status": status, "reviews": items, "limit": limit, "offset": offset, "nextOffset": following,

@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, url_for
 from adapters.sweeps import SweepStore
 
 from .errors import ApiError
-from .reviews import _reviewer_name, review_store
+from .reviews import _reviewer_name, review_priority, review_store
 
 bp = Blueprint("sweeps", __name__)
 
@@ -37,4 +37,4 @@ def worklist(sweep_id: str):
     if sweep is None:
         raise ApiError(404, "not_found", f"no sweep {sweep_id}")
     review_store().audit(reviewer, "view_sweep", f"api:sweep:{sweep_id}")
-    return {"sweep": _links(sweep), "worklist": list(store.worklist(sweep["id"]))}
+    return {"sweep": _links(sweep), "worklist": list(store.worklist(sweep["id"], review_priority()))}

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import func, select
 
 from adapters.reviews import audit_log, review_decisions
+from api import create_app
 from stewardship import accounts
+from tests.integration.test_pages import sign_in
 
 OLDER_CKD = {"patient": {"age": 78, "sex": "female", "weight": {"value": 61, "unit": "kg"},
                          "serumCreatinine": {"value": 1.9, "unit": "mg/dL"}, "conditions": ["ckd"]},
@@ -65,6 +68,24 @@ def test_every_critical_comes_before_any_warning_whatever_the_priority(client, a
     items = client.get("/api/v1/reviews", headers=auth_headers).get_json()["reviews"]
     assert [i["id"] for i in items] == [critical, warning]
     assert items[0]["priority"] < items[1]["priority"]
+
+
+def test_the_priority_weights_are_the_sites_and_the_queue_page_says_them(settings, tmp_path):
+    override = tmp_path / "site-rules.yaml"
+    override.write_text("review_priority:\n  severity: {critical: 5, warning: 2, other: 1}\n  actionable: 3\n")
+    site = create_app(replace(settings, rules_override=override))
+    try:
+        client, headers = site.test_client(), _bearer(site, "pat.pharmacist", "pharmacist")
+        _check(client, headers, OLDER_CKD)
+        first = client.get("/api/v1/reviews", headers=headers).get_json()["reviews"][0]
+        # critical (5) x risk (1 + age >= 65 + CrCl < 30 = 3) x actionable (3)
+        assert first["priority"] == 45
+        sign_in(client, "pat.pharmacist", "correct horse battery")
+        page = client.get("/reviews").get_data(as_text=True)
+        assert "critical 5, warning 2" in page and "plus 1 for age ≥ 65, plus 1 for CrCl &lt; 30 mL/min" in page
+        assert "<strong>actionability</strong>: 3 when" in page and "Priority runs from 2 to 45" in page
+    finally:
+        site.extensions["store"].engine.dispose()
 
 
 def test_the_whole_decision_trail_is_readable_oldest_first(client, auth_headers):

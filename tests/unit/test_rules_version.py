@@ -27,6 +27,13 @@ def test_a_changed_configuration_file_changes_the_version(kb, config_copy):
     assert load_rulebook(kb, config_copy).version != before
 
 
+def test_a_changed_review_priority_changes_the_version(kb, config_copy):
+    before = load_rulebook(kb, config_copy).version
+    path = config_copy / "review_priority.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("actionable: 2", "actionable: 3"), encoding="utf-8")
+    assert load_rulebook(kb, config_copy).version != before
+
+
 def test_a_site_override_changes_the_version(kb, config_copy, tmp_path):
     override = tmp_path / "site.yaml"
     override.write_text("rules: {sedation.stacked: {enabled: false}}\n", encoding="utf-8")

@@ -1,9 +1,13 @@
 """Stopping rules over time, with a frozen clock (asOf): start -> 4 weeks -> 6 weeks, with and without benefit."""
 import datetime as dt
+import shutil
 
 import pytest
+import yaml
 
+from stewardship.knowledge import KnowledgeBaseError
 from stewardship.model import Outcome
+from stewardship.rulebook import DEFAULT_CONFIG, load_rulebook
 from tests.unit.clinical import line, patient
 
 START = dt.date(2026, 1, 5)
@@ -98,3 +102,33 @@ def test_an_opioid_for_acute_pain_is_reviewed_at_a_week(check):
 def test_a_continued_drug_keeps_its_original_start_date(check):
     outcome = gabapentin_course(check, 10)
     assert {r["startDate"] for r in outcome.result.reminders} == {START}
+
+
+# ------------------------------------------------------------------------------------------------------- tapers
+def test_a_taper_in_config_comes_before_the_labels_own_and_is_the_same_kind_of_fact(kb, engine):
+    book = engine.rulebook.stopping
+    configured = book.taper_for(kb.ingredients["gabapentin"])
+    assert configured == book.tapers["gabapentin"] and type(configured) is type(kb.ingredients["gabapentin"].taper)
+    assert configured.min_days == 7 and configured.source.source_id == "label-gabapentin"
+
+
+def test_a_drug_without_a_configured_taper_keeps_its_labels_own(kb, engine):
+    tizanidine = kb.ingredients["tizanidine"]
+    assert "tizanidine" not in engine.rulebook.stopping.tapers
+    assert engine.rulebook.stopping.taper_for(tizanidine) is tizanidine.taper
+
+
+@pytest.mark.parametrize("taper, message", [
+    ({"min_days": 400, "note": "x", "source": "label-gabapentin: 2"}, "min_days"),
+    ({"note": "x", "source": "label-gabapentin"}, "must read '<source-id>: <table or section>'"),
+    ({"note": "x", "source": "label-gabapentin: 2", "max_days": 14}, "max_days"),
+])
+def test_a_configured_taper_is_held_to_the_knowledge_bases_taper_schema(kb, tmp_path, taper, message):
+    config = shutil.copytree(DEFAULT_CONFIG, tmp_path / "config")
+    path = config / "stopping_rules.yaml"
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw["tapers"]["gabapentin"] = taper
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError, match="tapers.gabapentin") as error:
+        load_rulebook(kb, config)
+    assert message in str(error.value)
