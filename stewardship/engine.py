@@ -145,7 +145,9 @@ class Engine:
     def _line_exposures(self, line: DrugLine, resolution: Resolution) -> list[Exposure]:
         known = [i for i in resolution.ingredients if i.known]
         names = tuple(i.name for i in resolution.ingredients)
-        route = line.route or resolution.route
+        # A dose written as a delivery rate (mcg/h) is a transdermal system, whatever else the line leaves out
+        # ("Duragesic 12 mcg/h" with no route or strength): every product dosed so is a patch.
+        route = line.route or resolution.route or ("transdermal" if line.dose and line.dose.unit == "mcg/h" else None)
         exposures = []
         for resolved in known:
             ingredient = self.kb.ingredients[resolved.name]
