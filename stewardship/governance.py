@@ -131,8 +131,12 @@ def _procedure_items(kb: KnowledgeBase) -> list[Item]:
         for hold in spec.holds:
             interval = f"{hold.hold_days} d" if hold.hold_days is not None else f"{hold.hold_hours} h"
             what = "decision, no fixed hold" if hold.conditional else f"hold {interval}"
-            items.append(Item("procedure_hold", name, f"{'/'.join(hold.tiers)} risk: {what}", (hold.source,),
-                              guidance.reviewed, "procedures.yaml", hold.unverified, hold.note))
+            # a label floor is verified (read in the label text) but is only the label's minimum: the page says so
+            note = (f"{hold.note}. The FDA label's own minimum, read in the label text; the ASRA pain-procedure "
+                    "interval was not read and may be longer" if hold.label_floor else hold.note)
+            items.append(Item("procedure_hold", name, f"{'/'.join(hold.tiers)} risk: {what}"
+                                                      f"{' (label minimum)' if hold.label_floor else ''}",
+                              (hold.source,), guidance.reviewed, "procedures.yaml", hold.unverified, note))
         for band in spec.renal:
             items.append(Item("procedure_hold", name, f"{'/'.join(band.tiers)} risk, CrCl < {band.crcl_below:g} mL/min:"
                                                       f" hold {band.hold_days} d", (band.source,), guidance.reviewed,

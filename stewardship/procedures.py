@@ -5,9 +5,10 @@ Where the guidance defers to a shared assessment with the prescribing physician 
 warfarin before a low-risk procedure, ...), the plan says to consult and never advises a hold on its own. A
 low-risk procedure without holds gives no warning.
 
-Where drugdata holds only an unverified interval (a DOAC's or P2Y12 inhibitor's label minimum read as quoted by a
-secondary source), the plan still gives its dates, but as the label's minimum, marked unverified, with the advice to
-confirm the interval with the proceduralist; it is never presented as a verified hold.
+Where drugdata holds only a DOAC's or P2Y12 inhibitor's label minimum (the ASRA interval not read), the plan still gives
+its dates, but as the label's minimum, with the advice to confirm the interval for high-risk spinal procedures with the
+proceduralist; it is never presented as a pain-procedure hold. That minimum is either read in the label text
+(`label_floor`, verified) or only as quoted by a secondary source (`unverified`).
 """
 from __future__ import annotations
 
@@ -48,6 +49,11 @@ class DrugPlan:
     def unverified(self) -> tuple[str, ...]:
         """Why the intervals planned here are not verified (empty: every hold is verified)."""
         return tuple(dict.fromkeys(h.unverified for h in self.holds if h.unverified))
+
+    @property
+    def label_floor(self) -> bool:
+        """Every interval planned here is a label's own minimum, read in the label text (the ASRA interval not read)."""
+        return bool(self.holds) and all(h.label_floor for h in self.holds)
 
     @property
     def needs_hold(self) -> bool:
@@ -124,7 +130,7 @@ def plan_procedures(ctx: "CheckContext") -> list[ProcedurePlan]:
                 if stop_on and any(h.restart_hours is not None for h in fixed) else None  # labels give no hour
             drugs.append(DrugPlan(exposure, holds, stop_on, restart_on, bool(stop_on and stop_on < ctx.request.as_of),
                                   holds_spec.consult if any(h.conditional or h.indication or h.unverified
-                                                            for h in holds) else None,
+                                                            or h.label_floor for h in holds) else None,
                                   holds_spec.check_inr and bool(stop_on), renal_note))
         plans.append(ProcedurePlan(procedure, tier_info, tier, tuple(drugs)))
     return plans
@@ -144,8 +150,10 @@ def plan_json(plans: list[ProcedurePlan]) -> list[dict]:
                 "restartOn": d.restart_on.isoformat() if d.restart_on else None, "tooLate": d.too_late,
                 "consultPrescriber": d.consult, "checkInr": d.check_inr, "renal": d.renal_note,
                 "intervalUnknown": d.interval_unknown, "verified": not d.interval_unknown and not d.unverified,
+                "labelMinimum": d.label_floor,
                 "guidance": [{"note": h.note, "indication": h.indication, "conditional": h.conditional,
-                              "source": h.source.text, "url": h.source.url, "unverified": h.unverified}
+                              "source": h.source.text, "url": h.source.url, "unverified": h.unverified,
+                              "labelFloor": h.label_floor}
                              for h in d.holds]}
                 for d in plan.drugs]})
     return out

@@ -285,7 +285,9 @@ def _operations() -> dict[str, dict[str, dict]]:
             "responses": {"200": {"description": "{asOf, procedures: [{procedure, date, level, tier, drugs: [{drug, "
                                                  "hold, stopOn, restartOn, tooLate, consultPrescriber, checkInr, "
                                                  "intervalUnknown, verified (false: a label minimum read only in a "
-                                                 "secondary copy), guidance: [{note, unverified, ...}]}]}]}"},
+                                                 "secondary copy), labelMinimum (true: the FDA label's own minimum, "
+                                                 "read in the label text, not the ASRA interval), guidance: [{note, "
+                                                 "unverified, labelFloor, ...}]}]}]}"},
                           **_errors(400, 401)}}},
         "api_v1.reminders.list_reminders": {"get": {
             "summary": "stopping-rule reminders due on or before a date (status due: not completed); a "

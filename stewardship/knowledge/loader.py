@@ -483,7 +483,8 @@ def _load_procedures(path: Path, registry: dict[str, dict[str, str]],
             name,
             tuple(Hold(tuple(h["tiers"]), h["hold_days"], h["hold_hours"], h["restart_hours"], h["restart_hours_max"],
                        h["conditional"], h["route"], h["dose"], h["indication"], h["note"],
-                       citations.cite(h["source"], f"{where}: holds"), h["unverified"]) for h in spec["holds"]),
+                       citations.cite(h["source"], f"{where}: holds"), h["unverified"], h["label_floor"])
+                  for h in spec["holds"]),
             tuple(RenalHold(r["crcl_below"], tuple(r["tiers"]), r["hold_days"], r["note"],
                             citations.cite(r["source"], f"{where}: renal"), r["unverified"]) for r in spec["renal"]),
             spec["consult"], spec["check_inr"])

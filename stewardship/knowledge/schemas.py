@@ -354,6 +354,9 @@ class HoldSchema(Schema):
                                                                            "secondary_prevention")))
     inr = fields.String(load_default=None)
     note = fields.String(required=True)
+    # label_floor: the drug label's own perioperative statement, read in the label text (a `label-*` source), stands
+    # where the pain-procedure interval (ASRA) was not read: verified, but planned as the label's minimum only
+    label_floor = fields.Boolean(load_default=False)
     unverified = _unverified_field()
     source = _source_field()
 
@@ -361,6 +364,16 @@ class HoldSchema(Schema):
     def _one_interval(self, data: dict, **_: Any) -> None:
         if data["hold_days"] is None and data["hold_hours"] is None:
             raise ValidationError("a hold gives hold_days or hold_hours (0 for no hold)", "hold_days")
+
+    @validates_schema
+    def _label_floor_read_in_a_label(self, data: dict, **_: Any) -> None:
+        if not data["label_floor"]:
+            return
+        if data.get("unverified"):
+            raise ValidationError("a label floor is read in the label text: it cannot also be unverified",
+                                  "label_floor")
+        if not data["source"].startswith("label-"):
+            raise ValidationError("a label floor cites the drug's label (a 'label-' source)", "source")
 
 
 class RenalHoldSchema(Schema):

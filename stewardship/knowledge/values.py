@@ -334,6 +334,7 @@ class Hold:
     note: str
     source: Citation
     unverified: str | None = None  # a hold read only in a secondary copy: said, never planned as verified
+    label_floor: bool = False  # the label's own minimum read in the label text, the ASRA interval not read
 
 
 @dataclass(frozen=True)

@@ -37,14 +37,16 @@ def _detail(plan: ProcedurePlan, drug: DrugPlan) -> str:
 
 
 def _label_minimum(plan: ProcedurePlan, drug: DrugPlan) -> tuple[str, str]:
-    """Summary and detail for a hold known only as the label's minimum, read in a secondary copy (unverified)."""
+    """Summary and detail for a hold known only as the drug label's minimum (the ASRA interval not read): read in the
+    label text (a label floor, verified) or only as quoted by a secondary source (unverified)."""
     name, where = drug.exposure.name, _procedure_words(plan)
+    basis = "unverified" if drug.unverified else "FDA label"
     if drug.stop_on:
         days = (plan.procedure.date - drug.stop_on).days
-        summary = (f"{name.capitalize()} before {where}: label minimum {days} d (stop {drug.stop_on.isoformat()}), "
-                   "unverified; confirm")
+        summary = (f"{name.capitalize()} before {where}: label minimum {days} d ({basis}), stop "
+                   f"{drug.stop_on.isoformat()}; confirm")
         if drug.too_late:
-            summary = f"{name.capitalize()}: the label's {days}-day minimum before {where} should have begun (unverified)"
+            summary = f"{name.capitalize()}: the label's {days}-day minimum before {where} should have begun ({basis})"
     else:
         summary = f"{name.capitalize()} before {where} ({plan.tier} risk): no label interval; decide with the prescriber"
     lines = [f"{plan.guidance.label}: **{plan.tier}** bleeding risk ({plan.guidance.source.text}).",
@@ -56,9 +58,14 @@ def _label_minimum(plan: ProcedurePlan, drug: DrugPlan) -> tuple[str, str]:
     if drug.stop_on:
         lines.append(f"- Planned with that minimum: last day on {name} {(drug.stop_on - dt.timedelta(days=1)).isoformat()}"
                      f", none from {drug.stop_on.isoformat()} until hemostasis allows a restart.")
-    lines.append("\n**Unverified:** " + "; ".join(drug.unverified) + ". Check the interval against the label.")
-    lines.append("**Confirm the interval with the proceduralist**, above all for high-risk spinal procedures: a label's "
-                 "minimum is not a spinal-procedure interval, and longer holds are usual there.")
+    if drug.unverified:
+        lines.append("\n**Unverified:** " + "; ".join(drug.unverified) + ". Check the interval against the label.")
+    else:
+        lines.append("\nThe label's sentence was read in the label text itself (cited above). Not read: the ASRA "
+                     "pain-procedure interval; matching the label's bleeding-risk wording to this procedure's tier is "
+                     "this service's reading.")
+    lines.append("**Confirm the interval for high-risk spinal procedures with the proceduralist**; the ASRA "
+                 "pain-procedure interval may be longer: a label's minimum is not a spinal-procedure interval.")
     if drug.consult:
         lines.append(f"**Consult the prescribing physician:** {drug.consult}.")
     return summary, "\n".join(lines)
@@ -69,11 +76,12 @@ def procedure_plan(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     for plan in plan_procedures(ctx):
         for drug in plan.drugs:
             name, where = drug.exposure.name, _procedure_words(plan)
-            if drug.unverified:
-                # the gap is what raises the warning (as for an interval not held at all), never the unverified
-                # figure: before a low-risk procedure it stays info
+            if drug.unverified or drug.label_floor:
+                # the missing pain-procedure interval is what raises the warning (as for an interval not held at all),
+                # never the label's figure, so a passed stop date is not critical; before a low-risk procedure: info
                 summary, detail = _label_minimum(plan, drug)
-                yield ctx.finding(spec, code=f"procedure.unverified.{name.replace(' ', '_')}",
+                kind = "unverified" if drug.unverified else "label_minimum"
+                yield ctx.finding(spec, code=f"procedure.{kind}.{name.replace(' ', '_')}",
                                   severity=spec.severity_for("consult" if plan.tier == "low" else "hold"),
                                   exposures=[drug.exposure], summary=summary, detail=detail,
                                   citations=[plan.guidance.source, *(h.source for h in drug.holds)])

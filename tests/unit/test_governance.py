@@ -27,7 +27,13 @@ def test_unverified_facts_say_why_and_are_never_more_than_caution(items):
     unverified = [i for i in items if i.status == "unverified"]
     assert unverified and all(i.unverified for i in unverified)
     assert all(i.statement.endswith("caution") for i in unverified if i.kind in ("renal", "hepatic"))
-    assert any(i.subject == "apixaban" and i.kind == "procedure_hold" for i in unverified)
+    assert any(i.subject == "dabigatran" and i.kind == "procedure_hold" for i in unverified)
+
+
+def test_a_label_floor_read_in_the_label_text_is_listed_as_verified_and_as_the_labels_minimum(items):
+    apixaban = [i for i in items if i.subject == "apixaban" and i.kind == "procedure_hold"]
+    assert apixaban and all(i.status == "verified" for i in apixaban)
+    assert all("(label minimum)" in i.statement and "FDA label's own minimum" in i.note for i in apixaban)
 
 
 def test_verified_facts_name_who_checked_them_and_the_next_review(items):

@@ -102,10 +102,13 @@ def test_the_plan_is_also_available_alone(engine):
     assert plan[0]["drugs"][0]["stopOn"] == "2026-12-05" and plan[0]["drugs"][0]["checkInr"] is True
 
 
+@pytest.mark.parametrize("drug, dose, kind", [("apixaban", 5, "label_minimum"), ("dabigatran", 150, "unverified"),
+                                              ("edoxaban", 60, "unverified")])
 @pytest.mark.parametrize("tier_procedure, severity", [("scs_trial", "warning"), ("trigger_point_injection", "info")])
-def test_an_anticoagulant_without_a_verified_interval_is_said_never_passed_over(check, tier_procedure, severity):
-    outcome = on_drug(check, "apixaban", 5, "BID", planned(tier_procedure))
-    assert outcome.severity("procedure.unverified.apixaban") == severity
+def test_an_anticoagulant_without_an_asra_interval_is_said_never_passed_over(check, drug, dose, kind, tier_procedure,
+                                                                             severity):
+    outcome = on_drug(check, drug, dose, "BID", planned(tier_procedure))
+    assert outcome.severity(f"procedure.{kind}.{drug}") == severity
 
 
 def test_a_hold_plan_is_said_whatever_else_is_being_ordered(check):
