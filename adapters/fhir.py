@@ -17,7 +17,10 @@ What each FHIR element becomes:
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import math
+import threading
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -86,6 +89,32 @@ def _validate(model, raw: dict, where: str):  # noqa: ANN001, ANN202 - a fhir.re
         first = error.errors()[0]
         location = ".".join(str(part) for part in first.get("loc", ()))
         raise FhirInputError(where + (f".{location}" if location else ""), first.get("msg", "invalid")) from None
+
+
+# Medication resources that validated, by a digest of their content. An EHR sends a patient's medication list with
+# every hook call (order-select as an order is chosen, order-sign as it is signed, again for each order), and
+# fhir.resources takes about 0.1 ms to validate one MedicationRequest against its model: a resource with the same
+# content validates the same way, so it is validated once per process. Failures are not kept (they are said each
+# time); 16-byte digests of the last 8,192 (several hundred patients' lists) stay under a megabyte.
+_VALID_MEDICATIONS: dict[bytes, None] = {}
+_VALID_MEDICATIONS_MAX = 8_192
+_VALID_MEDICATIONS_LOCK = threading.Lock()
+
+
+def _validate_medication(model, raw: dict, where: str) -> None:  # noqa: ANN001 - a fhir.resources model class
+    try:
+        content = json.dumps(raw, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):  # not JSON as parsed (a caller's own objects): validated every time
+        _validate(model, raw, where)
+        return
+    digest = hashlib.blake2b(f"{model.__name__}|{content}".encode(), digest_size=16).digest()
+    if digest in _VALID_MEDICATIONS:
+        return
+    _validate(model, raw, where)
+    with _VALID_MEDICATIONS_LOCK:
+        if len(_VALID_MEDICATIONS) >= _VALID_MEDICATIONS_MAX:
+            del _VALID_MEDICATIONS[next(iter(_VALID_MEDICATIONS))]  # the oldest
+        _VALID_MEDICATIONS[digest] = None
 
 
 def read_patient(raw: dict, facts: PatientFacts) -> None:
@@ -228,7 +257,7 @@ def read_medication(raw: dict, ref: str, where: str, now: dt.datetime, known: Ma
         if not given:
             filled.update(placeholder)
             missing.append(element)
-    _validate(MEDICATION_MODELS[kind], filled, where)
+    _validate_medication(MEDICATION_MODELS[kind], filled, where)
     candidates = drug_candidates(raw, known or {})
     dosages = raw.get(_DOSAGES[kind]) or []
     reading = read_dosages(dosages if isinstance(dosages, list) else [dosages])

@@ -30,6 +30,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     create_engine,
     event,
     select,
@@ -223,6 +224,28 @@ idempotency_keys = Table(
 )
 
 
+# The statements of every check, hook call and token look-up, built once and run with parameters: a statement built
+# per call (`select(...).where(column == value)`, `insert().values(...)`) makes SQLAlchemy coerce its values and
+# compute its cache key each time, which cost more than SQLite took to run it (make bench, issue 15 item 8).
+_TOKEN = select(api_tokens).where(api_tokens.c.token_id == bindparam("token_id"))
+_USER = select(users).where(users.c.name == bindparam("name"))
+_OUTCOMES = select(patient_outcomes).where(patient_outcomes.c.patient_ref == bindparam("patient_ref")) \
+    .order_by(patient_outcomes.c.date)
+_COURSE_REMINDERS = select(reminders).where(reminders.c.patient_ref == bindparam("patient_ref"),
+                                            reminders.c.drug.in_(bindparam("drugs", expanding=True)))
+_CHECKS_SINCE = select(checks.c.created_at).where(
+    checks.c.requester == bindparam("requester"), checks.c.source.in_(bindparam("sources", expanding=True)),
+    checks.c.created_at >= bindparam("since")).order_by(checks.c.created_at)
+_HOOK_ANSWER = select(cds_hook_calls.c.response, cds_hook_calls.c.issuer) \
+    .where(cds_hook_calls.c.hook_instance == bindparam("hook_instance"))
+_CARDS_SHOWN = select(cds_card_findings.c.fingerprint).distinct() \
+    .join(cds_cards, cds_cards.c.uuid == cds_card_findings.c.card_uuid) \
+    .where(cds_cards.c.patient_ref == bindparam("patient_ref"), cds_cards.c.hook == bindparam("hook"),
+           cds_card_findings.c.fingerprint.in_(bindparam("fingerprints", expanding=True)),
+           cds_cards.c.created_at >= bindparam("since"))
+_EXPIRED_JTIS = jwt_seen.delete().where(jwt_seen.c.expires_at < bindparam("before"))
+
+
 def _reminder_json(row) -> dict:  # noqa: ANN001 - a SQLAlchemy row mapping
     return {"id": row["id"], "patientId": row["patient_ref"], "drug": row["drug"], "kind": row["kind"],
             "due": row["due"].isoformat(), "startDate": row["start_date"].isoformat(), "rule": row["rule"],
@@ -332,7 +355,7 @@ class SqlStore:
 
     def get_user(self, name: str) -> User | None:
         with self.engine.connect() as connection:
-            row = connection.execute(select(users).where(users.c.name == name)).mappings().first()
+            row = connection.execute(_USER, {"name": name}).mappings().first()
         return User(row["name"], row["role"], row["password_hash"], row["disabled_at"] is not None) if row else None
 
     def set_user_disabled(self, name: str, disabled: bool) -> None:
@@ -420,10 +443,10 @@ class SqlStore:
             stored, created = self._ensure_reminders(connection, patient_ref, planned or []) if patient_ref \
                 else ([], [])
             response_json["reminders"] = [{k: r[k] for k in ("id", "drug", "kind", "due", "message")} for r in stored]
-            connection.execute(checks.insert().values(
-                id=check_id, created_at=_now(), as_of=result.as_of, patient_ref=patient_ref, requester=requester,
-                source=source, max_severity=worst, knowledge_base_version=kb_version, request=request_json,
-                response=response_json))
+            connection.execute(checks.insert(), {
+                "id": check_id, "created_at": _now(), "as_of": result.as_of, "patient_ref": patient_ref,
+                "requester": requester, "source": source, "max_severity": worst, "knowledge_base_version": kb_version,
+                "request": request_json, "response": response_json})
             if result.findings:
                 connection.execute(check_findings.insert(), [
                     {"check_id": check_id, "position": index, "code": f.code, "category": f.category,
@@ -431,8 +454,8 @@ class SqlStore:
                     for index, f in enumerate(result.findings)])
             if created:  # the check that scheduled a reminder, now that the check row exists
                 connection.execute(update(reminders).where(reminders.c.id.in_(created)).values(check_id=check_id))
-            connection.execute(audit_log.insert().values(at=_now(), user_name=(requester or "")[:64] or None,
-                                                         action="create_check", target=f"{source}:check:{check_id}"))
+            connection.execute(audit_log.insert(), {"at": _now(), "user_name": (requester or "")[:64] or None,
+                                                    "action": "create_check", "target": f"{source}:check:{check_id}"})
         return response_json["reminders"]
 
     def _ensure_reminders(self, connection, patient_ref: str,  # noqa: ANN001 - a SQLAlchemy connection
@@ -443,8 +466,7 @@ class SqlStore:
             return [], []
         key_of = lambda drug, start, kind: (drug, start, kind)  # noqa: E731
         existing = {key_of(r["drug"], r["start_date"], r["kind"]): r for r in connection.execute(
-            select(reminders).where(reminders.c.patient_ref == patient_ref,
-                                    reminders.c.drug.in_({p["drug"] for p in planned}))).mappings()}
+            _COURSE_REMINDERS, {"patient_ref": patient_ref, "drugs": sorted({p["drug"] for p in planned})}).mappings()}
         stored, created = [], []
         for plan in planned:
             row = existing.get(key_of(plan["drug"], plan["startDate"], plan["kind"]))
@@ -522,8 +544,7 @@ class SqlStore:
 
     def outcomes_for(self, patient_ref: str) -> list[Outcome]:
         with self.engine.connect() as connection:
-            rows = connection.execute(select(patient_outcomes).where(patient_outcomes.c.patient_ref == patient_ref)
-                                      .order_by(patient_outcomes.c.date)).mappings().all()
+            rows = connection.execute(_OUTCOMES, {"patient_ref": patient_ref}).mappings().all()
         return [Outcome(r["drug"], r["date"], r["benefit"], r["pain_score"], r["baseline_pain_score"], r["note"])
                 for r in rows]
 
@@ -593,12 +614,12 @@ class SqlStore:
 
     # CDS Hooks
     def remember_jti(self, iss: str, jti: str, expires_at: dt.datetime) -> bool:
-        """Record a JWT id; False when this issuer's jti was seen before (a replay), on any instance."""
-        with self.engine.begin() as connection:
-            connection.execute(jwt_seen.delete().where(jwt_seen.c.expires_at < _now() - dt.timedelta(hours=1)))
+        """Record a JWT id; False when this issuer's jti was seen before (a replay), on any instance. Ids expired
+        over an hour ago are deleted in the same transaction (a replay rolls that back: the next call does it)."""
         try:
             with self.engine.begin() as connection:
-                connection.execute(jwt_seen.insert().values(iss=iss, jti=jti, expires_at=expires_at))
+                connection.execute(_EXPIRED_JTIS, {"before": _now() - dt.timedelta(hours=1)})
+                connection.execute(jwt_seen.insert(), {"iss": iss, "jti": jti, "expires_at": expires_at})
         except IntegrityError:
             return False
         return True
@@ -607,8 +628,7 @@ class SqlStore:
         """The answer already given for this hookInstance, or None. Raises HookInstanceTaken when another issuer
         used it: an answer (and its patient's findings) is returned only to the EHR it was made for."""
         with self.engine.connect() as connection:
-            row = connection.execute(select(cds_hook_calls.c.response, cds_hook_calls.c.issuer)
-                                     .where(cds_hook_calls.c.hook_instance == hook_instance)).first()
+            row = connection.execute(_HOOK_ANSWER, {"hook_instance": hook_instance}).first()
         if row is None:
             return None
         if row[1] != issuer:
@@ -620,9 +640,9 @@ class SqlStore:
         """The call's answer and its cards, together; a concurrent repeat of the same hookInstance gets the first."""
         try:
             with self.engine.begin() as connection:
-                connection.execute(cds_hook_calls.insert().values(
-                    hook_instance=hook_instance, issuer=issuer, service_id=service_id, hook=hook,
-                    check_id=check_id, patient_ref=patient_ref, response=response, created_at=_now()))
+                connection.execute(cds_hook_calls.insert(), {
+                    "hook_instance": hook_instance, "issuer": issuer, "service_id": service_id, "hook": hook,
+                    "check_id": check_id, "patient_ref": patient_ref, "response": response, "created_at": _now()})
                 if cards:
                     connection.execute(cds_cards.insert(), [
                         {**{k: v for k, v in card.items() if k != "findings"}, "hook_instance": hook_instance,
@@ -639,11 +659,8 @@ class SqlStore:
         if not fingerprints:
             return set()
         with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(cds_card_findings.c.fingerprint).distinct()
-                .join(cds_cards, cds_cards.c.uuid == cds_card_findings.c.card_uuid)
-                .where(cds_cards.c.patient_ref == patient_ref, cds_cards.c.hook == hook,
-                       cds_card_findings.c.fingerprint.in_(fingerprints), cds_cards.c.created_at >= since)).all()
+            rows = connection.execute(_CARDS_SHOWN, {"patient_ref": patient_ref, "hook": hook,
+                                                     "fingerprints": fingerprints, "since": since}).all()
         return {row[0] for row in rows}
 
     def suggestion_origins(self, patient_ref: str, suggestion_uuids: set[str]) -> dict[str, frozenset[str]]:
@@ -714,13 +731,12 @@ class SqlStore:
         """When `requester` made checks from these sources since `since`, oldest first (for the rate limit: the
         checks table itself is the shared counter, so every worker and instance sees the same count)."""
         with self.engine.connect() as connection:
-            rows = connection.execute(select(checks.c.created_at).where(
-                checks.c.requester == requester, checks.c.source.in_(sources), checks.c.created_at >= since)
-                .order_by(checks.c.created_at)).scalars().all()
+            rows = connection.execute(_CHECKS_SINCE, {"requester": requester, "sources": list(sources),
+                                                      "since": since}).scalars().all()
         # SQLite hands back naive datetimes; every time stored here is UTC
         return [at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc) for at in rows]
 
     def get_token(self, token_id: str) -> IssuedToken | None:
         with self.engine.connect() as connection:
-            row = connection.execute(select(api_tokens).where(api_tokens.c.token_id == token_id)).mappings().first()
+            row = connection.execute(_TOKEN, {"token_id": token_id}).mappings().first()
         return _issued_token(row) if row else None

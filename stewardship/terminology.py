@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Iterable, Protocol
 
 from .knowledge import KnowledgeBase, Product
@@ -283,12 +284,19 @@ class Resolver:
 
     MAX_PHRASE_WORDS = 4
     MIN_FUZZY_LENGTH = _Index.MIN_FUZZY_LENGTH
+    # Answers kept per resolver: a clinic's drugs are a few hundred inputs, and an EHR's hook call names each of the
+    # patient's drugs twice (its records merged by ingredient, then the check's lines). A few MB at most.
+    MEMO_SIZE = 1024
 
     def __init__(self, kb: KnowledgeBase, remote: RemoteTerminology | None = None) -> None:
         self.kb = kb
         self.remote = remote
         self._index = _index_for(kb)
         self.content = self._index.content
+        # Offline, an answer depends on the input and the knowledge base alone (values that never change), so it
+        # is kept; with a remote terminology it may change with the remote's answers and is looked up each time.
+        self._text = lru_cache(self.MEMO_SIZE)(self.resolve_text) if remote is None else self.resolve_text
+        self._coding = lru_cache(self.MEMO_SIZE)(self._resolve_coding) if remote is None else self._resolve_coding
 
     # -------------------------------------------------------------------------------------------- resolving
     def resolve(self, drug: object) -> Resolution | Unresolved:
@@ -346,16 +354,21 @@ class Resolver:
 
     def _resolve_one(self, drug: object) -> Resolution | Unresolved:
         if isinstance(drug, str):
-            return self.resolve_text(drug)
+            return self._text(drug)
         if isinstance(drug, dict):
             system, code = drug.get("system"), drug.get("code")
             code = str(code) if code is not None else ""
-            if system == NDC_SYSTEM:
-                return self.resolve_ndc(code)
-            if system not in (None, RXNORM_SYSTEM):
-                return Unresolved(f"{system}|{code}", f"code system {system!r} is not RxNorm or NDC")
-            return self.resolve_rxcui(code)
+            if system is None or isinstance(system, str):
+                return self._coding(system, code)
+            return Unresolved(f"{system}|{code}", f"code system {system!r} is not RxNorm or NDC")
         return Unresolved(repr(drug), "a drug is a name, an RxNorm or NDC coding, or a CodeableConcept")
+
+    def _resolve_coding(self, system: str | None, code: str) -> Resolution | Unresolved:
+        if system == NDC_SYSTEM:
+            return self.resolve_ndc(code)
+        if system not in (None, RXNORM_SYSTEM):
+            return Unresolved(f"{system}|{code}", f"code system {system!r} is not RxNorm or NDC")
+        return self.resolve_rxcui(code)
 
     def resolve_rxcui(self, rxcui: str) -> Resolution | Unresolved:
         code = rxcui.strip()

@@ -125,7 +125,7 @@ class FeedbackItemSchema(Schema):
         reason = (data.get("overrideReason") or {}).get("reason")
         if reason is not None:
             try:
-                CodingSchema().load(reason)
+                _CODING.load(reason)
             except ValidationError as error:
                 raise ValidationError({"reason": error.messages}, "overrideReason") from None
 
@@ -135,6 +135,10 @@ class FeedbackSchema(Schema):
         unknown = RAISE
 
     feedback = fields.List(fields.Nested(FeedbackItemSchema), required=True, validate=validate.Length(min=1))
+
+
+# built once (a marshmallow schema is reusable; building one deep-copies its fields on every call)
+_HOOK_REQUEST, _FEEDBACK, _CODING = HookRequestSchema(), FeedbackSchema(), CodingSchema()
 
 
 # ---------------------------------------------------------------------------------------------------- routes
@@ -192,7 +196,7 @@ def call_service(service_id: str):
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ApiError(400, "validation_failed", "the body must be a JSON object", {"(body)": "expected JSON"})
-    call = load_or_400(HookRequestSchema(), body, "the hook request has invalid fields")
+    call = load_or_400(_HOOK_REQUEST, body, "the hook request has invalid fields")
     if call["hook"] != service.hook:
         raise ApiError(400, "validation_failed", "wrong hook for this service",
                        {"hook": f"service {service.id} answers {service.hook}"})
@@ -453,7 +457,7 @@ def feedback(service_id: str):
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ApiError(400, "validation_failed", "the body must be a JSON object", {"(body)": "expected JSON"})
-    items = load_or_400(FeedbackSchema(), body, "the feedback has invalid fields")["feedback"]
+    items = load_or_400(_FEEDBACK, body, "the feedback has invalid fields")["feedback"]
     for code in current_app.extensions["store"].add_feedback(service_id, items, _issuer_name()):
         OVERRIDES.labels(code).inc()
     _audit("cds_feedback", None, f"{service_id} cards:{len(items)} iss:{_issuer_name() or '-'}")
