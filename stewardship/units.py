@@ -98,6 +98,12 @@ def parse_unit(unit: str) -> pint.Unit:
     return _registry.parse_units(_normalise_unit(unit))
 
 
+@lru_cache(maxsize=512)
+def _is_canonical(unit: str, dimension: Dimension) -> bool:
+    """Whether `unit` (already readable) is `dimension`'s canonical unit itself."""
+    return parse_unit(unit) == dimension.unit
+
+
 def quantity(value: object, unit: object, dimension: Dimension, field: str = "value") -> pint.Quantity:
     """`value` + `unit` as a quantity in `dimension`'s canonical unit, or a `UnitError` naming `field`."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -113,13 +119,16 @@ def quantity(value: object, unit: object, dimension: Dimension, field: str = "va
     except Exception:  # noqa: BLE001 - pint's parser raises many unrelated types (TokenError, ZeroDivisionError ...)
         raise UnitError(field, f"unknown unit {unit!r}; expected {dimension.name} ({dimension.examples})") from None
     amount = Q_(value, parsed)
-    if dimension is CREATININE and amount.check("[substance] / [length] ** 3"):
-        amount = (amount * Q_(CREATININE_G_PER_MOL, "g/mol"))
-    try:
-        converted = amount.to(dimension.unit)
-    except pint.errors.DimensionalityError:
-        raise UnitError(
-            field, f"unit {unit!r} is not a {dimension.name}; expected one of {dimension.examples}") from None
+    if _is_canonical(unit, dimension):  # the usual case (mg, kg, mg/dL): converting would change nothing
+        converted = amount
+    else:
+        if dimension is CREATININE and amount.check("[substance] / [length] ** 3"):
+            amount = (amount * Q_(CREATININE_G_PER_MOL, "g/mol"))
+        try:
+            converted = amount.to(dimension.unit)
+        except pint.errors.DimensionalityError:
+            raise UnitError(
+                field, f"unit {unit!r} is not a {dimension.name}; expected one of {dimension.examples}") from None
     if not math.isfinite(converted.magnitude) or converted.magnitude > MAX_MAGNITUDE:
         raise UnitError(field, "value is out of range")
     return converted
@@ -153,6 +162,8 @@ def to_float(amount: pint.Quantity, unit: str) -> float:
 def convert(value: float, unit: str, to_unit: str) -> float | None:
     """`value` in `unit` expressed in `to_unit`, or None where the two are not of one dimension (a maximum in
     mcg/h says nothing about a daily amount in mg, and the reverse)."""
+    if unit == to_unit:  # the same unit: nothing to convert
+        return float(value)
     try:
         return float(Q_(value, parse_unit(unit)).to(parse_unit(to_unit)).magnitude)
     except Exception:  # noqa: BLE001 - pint raises DimensionalityError, UndefinedUnitError ... for a mismatch
