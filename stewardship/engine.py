@@ -169,9 +169,14 @@ class Engine:
                 if daily is None or daily_unit != "mg" or daily <= dependent.above_mg_per_day:
                     classes = tuple(c for c in classes if c not in dependent.classes)
                     effects = self._effects(ingredient, classes)
+            # Extended-release / long-acting as CDC 2022 (Recommendation 3) and the FDA ER/LA opioid analgesic REMS
+            # use the words: an extended-release product, methadone, or a transdermal opioid system, whatever the text
+            # names ("fentanyl patch" with no strength matches no product; no immediate-release transdermal opioid
+            # exists, and drugdata/dose_forms.yaml reads every "transdermal system" as extended release).
+            long_acting = ingredient.name == "methadone" or (this_route == "transdermal" and "opioid" in classes)
             exposures.append(Exposure(
                 line=line, ingredient=ingredient, classes=frozenset(classes), effects=effects, systemic=systemic,
-                route=this_route, extended_release=resolution.extended_release or ingredient.name == "methadone",
+                route=this_route, extended_release=resolution.extended_release or long_acting,
                 daily=daily, daily_unit=daily_unit, not_computable=reason, line_ingredients=names, salt=salt))
         return exposures
 

@@ -27,6 +27,12 @@ def gastroprotected(ctx: CheckContext) -> bool:
     return any(ctx.with_class(klass) for klass in GASTROPROTECTION)
 
 
+def unverified_note(fact: object) -> str:
+    """The words a finding adds for a fact read only in a secondary copy (drugdata `unverified: <why>`)."""
+    why = getattr(fact, "unverified", None)
+    return f" **Unverified:** {why}" if why else ""
+
+
 def release_of(exposure: Exposure) -> str:
     return "extended" if exposure.extended_release else "immediate"
 

@@ -206,14 +206,6 @@ def _opioid_exposures(ctx: CheckContext) -> list[Exposure]:
     return [e for e in ctx.exposures if e.has("opioid") and e.systemic]
 
 
-def er_la(exposure: Exposure) -> bool:
-    """Extended-release / long-acting as CDC 2022 (Recommendation 3) and the FDA ER/LA opioid analgesic REMS use the
-    words: an extended-release product, methadone, or a transdermal system (fentanyl, buprenorphine). A transdermal
-    opioid is one whatever the text names: "fentanyl patch" with no strength matches no product, but the route says
-    what it is, and no immediate-release transdermal opioid exists."""
-    return exposure.extended_release or (exposure.has("opioid") and exposure.route == "transdermal")
-
-
 def _naloxone_suggestions(ctx: CheckContext) -> list[dict]:
     return [] if ctx.with_class("opioid_antagonist") else [suggestion("Offer naloxone", "offer_naloxone",
                                                                       drug="naloxone")]
@@ -294,7 +286,7 @@ def er_la_acute(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     current_opioids = {e.name for e in ctx.all_exposures if e.line.current and e.has("opioid")}
     continued = {line.ref for line in ctx.superseded}
     for exposure in _opioid_exposures(ctx):
-        if not exposure.ordered or not er_la(exposure):
+        if not exposure.ordered or not exposure.extended_release:
             continue
         if ctx.patient.pain_type == "acute":
             case, why = "acute", "for acute pain"

@@ -8,7 +8,6 @@ from ..context import CheckContext, Exposure, rule
 from ..model import Finding, line_label
 from ..rulebook import Rule
 from .common import names, suggestion
-from .dose_opioid import er_la
 
 
 def _keep_one(exposures: list[Exposure]) -> list[dict]:
@@ -31,7 +30,7 @@ def same_class(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
                               suggestions=_keep_one(members), sources=spec.sources_for(klass))
     opioids = ctx.distinct(ctx.with_class("opioid"))
     for extended, kind, code in ((False, "immediate-release", "opioid_ir"), (True, "ER/LA", "opioid_er_la")):
-        same_kind = [e for e in opioids if er_la(e) == extended]
+        same_kind = [e for e in opioids if e.extended_release == extended]
         if len(same_kind) >= 2:
             yield ctx.finding(spec, code=f"duplication.{code}", exposures=same_kind,
                               summary=f"Two {kind} opioids: {names(same_kind)}",

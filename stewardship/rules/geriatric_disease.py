@@ -4,18 +4,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..context import CheckContext, rule
-from ..knowledge import BeersStatement
 from ..model import Finding
 from ..rulebook import Rule
-from .common import suggestion
+from .common import suggestion, unverified_note
 
 _VERB = {"avoid": "Avoid", "use_with_caution": "Use with caution:"}
 _CONDITION_WORDS = {"falls": "history of falls", "dementia": "dementia", "heart_failure": "heart failure",
                     "delirium": "delirium"}
-
-
-def _unverified(statement: BeersStatement) -> str:
-    return f" **Unverified:** {statement.unverified}" if statement.unverified else ""
 
 
 @rule("geriatric.beers")
@@ -38,7 +33,7 @@ def beers(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
                           exposures=[exposure],
                           summary=f"{_VERB[strongest.recommendation]} {exposure.name} at age {ctx.age} "
                                   f"(AGS Beers 2023)",
-                          detail="\n".join(f"- Beers 2023 Table {b.table}: {b.note or b.recommendation}{_unverified(b)}"
+                          detail="\n".join(f"- Beers 2023 Table {b.table}: {b.note or b.recommendation}{unverified_note(b)}"
                                            for b in statements),
                           citations=[b.source for b in statements],
                           suggestions=[suggestion(f"Reconsider {exposure.name} in an older adult: {criterion}",
@@ -56,7 +51,7 @@ def beers_conditions(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
                               severity=statement.severity or spec.severity_for(),
                               exposures=[exposure], summary=f"Avoid {exposure.name}: patient has {words}",
                               detail=f"AGS Beers 2023 Table 3 ({words}): {statement.note or 'avoid'}"
-                                     f"{_unverified(statement)}",
+                                     f"{unverified_note(statement)}",
                               citations=[statement.source],
                               suggestions=[suggestion(f"Choose an alternative to {exposure.name} given {words}",
                                                       "substitute", drug=exposure.name, line=exposure.line.ref)])

@@ -7,14 +7,10 @@ from ..context import CheckContext, Exposure, rule
 from ..knowledge import HepaticFact, RenalBand
 from ..model import Finding
 from ..rulebook import Rule
-from .common import amount_text, applies, mg, names, suggestion
+from .common import amount_text, applies, mg, names, suggestion, unverified_note
 
 _ACTION_ORDER = {"avoid": 0, "reduce": 1, "caution": 2}
 _CHILD_PUGH = {"A": 1, "B": 2, "C": 3}
-
-
-def _unverified(fact: RenalBand | HepaticFact) -> str:
-    return f" **Unverified:** {fact.unverified}" if fact.unverified else ""
 
 
 def _starts(ctx: CheckContext, exposure: Exposure) -> bool:
@@ -79,7 +75,7 @@ def renal_band(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
         bands = [b for b in covering if b.action == action]
         group = "nsaid" if exposure.has("nsaid") else exposure.name.replace(" ", "_")
         where = _renal_words(ctx)
-        notes = "\n".join(f"- {b.label}: {b.note or b.action} ({b.source.text}){_unverified(b)}" for b in bands)
+        notes = "\n".join(f"- {b.label}: {b.note or b.action} ({b.source.text}){unverified_note(b)}" for b in bands)
         detail_head = f"{_basis_detail(ctx)}\n\n"
         if action == "reduce":
             limits = [b.max_daily_dose for b in bands if b.max_daily_dose and b.max_daily_dose.unit == "mg"]
@@ -182,7 +178,7 @@ def hepatic_band(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
                 f" if Child-Pugh {worst.severity_class}"
         verb = {"avoid": "Avoid", "reduce": "Reduce", "caution": "Caution with"}[lead.action]
         detail = "\n".join(f"- Child-Pugh {f.severity_class if f.severity_class != 'any' else 'any class'}: "
-                           f"{f.action}: {f.note or ''} ({f.source.text}){_unverified(f)}" for f in fitting)
+                           f"{f.action}: {f.note or ''} ({f.source.text}){unverified_note(f)}" for f in fitting)
         yield ctx.finding(spec, code=f"hepatic.{exposure.name.replace(' ', '_')}.{lead.action}", severity=severity,
                           exposures=[exposure],
                           summary=f"{verb} {exposure.name}{scope}: liver disease ({class_words})"
