@@ -17,6 +17,7 @@ from stewardship.rulebook import load_rulebook
 from stewardship.terminology import Resolver
 from web import api_v1, cds_hooks, errors, health, input_guard, observability, openapi, pages, sessions
 from web.cds_cards import load_cds_config
+from web.json_provider import FastJSONProvider
 
 API_PREFIX = "/api/v1"
 MAX_BODY_BYTES = 2 * 1024 * 1024  # a check of 100 + 100 lines is far below this; larger bodies are refused early
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(SETTINGS=settings, TESTING=settings.testing, JSON_SORT_KEYS=False,
                       MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
+    app.json = FastJSONProvider(app)
     app.json.sort_keys = False
     app.config.update(SECRET_KEY=sessions.secret_key(settings.secret_key, VAR / "secret-key"),
                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")

@@ -46,6 +46,8 @@ from stewardship.accounts import IssuedToken, User
 from stewardship.model import SEVERITIES, CheckResult, Outcome
 from stewardship.services import ReminderAlreadyCompleted, outcome_date
 
+from . import json_text
+
 MIGRATIONS = packaged("migrations")
 
 # One metadata for every table (adapters/reviews.py and the other table modules add theirs to it; migrations/env.py
@@ -275,7 +277,7 @@ def _ensure_sqlite_folder(url: str) -> None:
 def make_engine(url: str) -> Engine:
     _ensure_sqlite_folder(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url)
+        engine = create_engine(url, json_serializer=json_text.dumps)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection, _record) -> None:  # noqa: ANN001 - DBAPI objects
@@ -291,7 +293,7 @@ def make_engine(url: str) -> Engine:
     # Per gunicorn worker: a sync worker serves one request at a time, so a small pool is enough, and two
     # instances of 5 workers stay well under PostgreSQL's default 100 connections.
     return create_engine(url, pool_pre_ping=True, pool_size=3, max_overflow=2, pool_timeout=5,
-                         connect_args={"connect_timeout": 3})
+                         connect_args={"connect_timeout": 3}, json_serializer=json_text.dumps)
 
 
 def upgrade(url: str) -> None:
