@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
@@ -335,6 +336,21 @@ def _difference(item: object) -> str:
     return f"{kind}: {' '.join(str(n) for n in names)}"
 
 
+@dataclass(frozen=True)
+class HookCall:
+    """A CDS Hooks call as kept with the check that answered it: the answer sent and the rows of its cards."""
+    hook_instance: str
+    issuer: str | None
+    service_id: str
+    hook: str
+    response: dict
+    cards: list[dict]
+
+
+class HookInstanceRepeated(Exception):
+    """A call with the same hookInstance was answered and kept while this one ran: its answer stands."""
+
+
 class HookInstanceTaken(Exception):
     """A hookInstance already answered for another CDS client."""
 
@@ -431,33 +447,50 @@ class SqlStore:
     # checks
     def add_check(self, check_id: str, request_json: dict, response_json: dict, result: CheckResult,
                   requester: str | None, source: str, kb_version: str, patient_ref: str | None = None,
-                  planned: list[dict] | None = None) -> list[dict]:
+                  planned: list[dict] | None = None, hook_call: HookCall | None = None) -> list[dict]:
         """The check, its findings, its reminders and its audit row (`create_check`, target `<source>:check:<id>`) in
         one transaction, or nothing: a check is never stored unaudited, nor audited unstored, and a database lost
         after the check was kept cannot turn its answer into an error. A reminder already scheduled for the same
         patient, drug, start date and kind is reused, never duplicated; `response_json["reminders"]` (and the return
-        value) lists the stored ones with their ids."""
+        value) lists the stored ones with their ids.
+
+        `hook_call`: the CDS Hooks call this check answers, kept in the same transaction (one commit for the call);
+        HookInstanceRepeated when a concurrent call with the same hookInstance was kept first (this check is not
+        kept: the first answer stands)."""
+        try:
+            with self.engine.begin() as connection:
+                reminders_kept = self._insert_check(connection, check_id, request_json, response_json, result,
+                                                    requester, source, kb_version, patient_ref, planned or [])
+                if hook_call is not None:
+                    self._insert_hook_call(connection, check_id, patient_ref, hook_call)
+        except IntegrityError:
+            if hook_call is None:
+                raise
+            raise HookInstanceRepeated(hook_call.hook_instance) from None
+        return reminders_kept
+
+    def _insert_check(self, connection, check_id: str, request_json: dict,  # noqa: ANN001 - a connection
+                      response_json: dict, result: CheckResult, requester: str | None, source: str, kb_version: str,
+                      patient_ref: str | None, planned: list[dict]) -> list[dict]:
         from .reviews import audit_log  # its module adds its tables to this one's metadata (and imports it)
 
         severities = [f.severity for f in result.findings]
         worst = min(severities, key=SEVERITIES.index) if severities else None
-        with self.engine.begin() as connection:
-            stored, created = self._ensure_reminders(connection, patient_ref, planned or []) if patient_ref \
-                else ([], [])
-            response_json["reminders"] = [{k: r[k] for k in ("id", "drug", "kind", "due", "message")} for r in stored]
-            connection.execute(checks.insert(), {
-                "id": check_id, "created_at": _now(), "as_of": result.as_of, "patient_ref": patient_ref,
-                "requester": requester, "source": source, "max_severity": worst, "knowledge_base_version": kb_version,
-                "request": request_json, "response": response_json})
-            if result.findings:
-                connection.execute(check_findings.insert(), [
-                    {"check_id": check_id, "position": index, "code": f.code, "category": f.category,
-                     "severity": f.severity, "drugs": list(f.drugs), "summary": f.summary}
-                    for index, f in enumerate(result.findings)])
-            if created:  # the check that scheduled a reminder, now that the check row exists
-                connection.execute(update(reminders).where(reminders.c.id.in_(created)).values(check_id=check_id))
-            connection.execute(audit_log.insert(), {"at": _now(), "user_name": (requester or "")[:64] or None,
-                                                    "action": "create_check", "target": f"{source}:check:{check_id}"})
+        stored, created = self._ensure_reminders(connection, patient_ref, planned) if patient_ref else ([], [])
+        response_json["reminders"] = [{k: r[k] for k in ("id", "drug", "kind", "due", "message")} for r in stored]
+        connection.execute(checks.insert(), {
+            "id": check_id, "created_at": _now(), "as_of": result.as_of, "patient_ref": patient_ref,
+            "requester": requester, "source": source, "max_severity": worst, "knowledge_base_version": kb_version,
+            "request": request_json, "response": response_json})
+        if result.findings:
+            connection.execute(check_findings.insert(), [
+                {"check_id": check_id, "position": index, "code": f.code, "category": f.category,
+                 "severity": f.severity, "drugs": list(f.drugs), "summary": f.summary}
+                for index, f in enumerate(result.findings)])
+        if created:  # the check that scheduled a reminder, now that the check row exists
+            connection.execute(update(reminders).where(reminders.c.id.in_(created)).values(check_id=check_id))
+        connection.execute(audit_log.insert(), {"at": _now(), "user_name": (requester or "")[:64] or None,
+                                                "action": "create_check", "target": f"{source}:check:{check_id}"})
         return response_json["reminders"]
 
     def _ensure_reminders(self, connection, patient_ref: str,  # noqa: ANN001 - a SQLAlchemy connection
@@ -637,24 +670,21 @@ class SqlStore:
             raise HookInstanceTaken(hook_instance)
         return row[0]
 
-    def save_hook_call(self, hook_instance: str, issuer: str | None, service_id: str, hook: str, check_id: str,
-                       patient_ref: str | None, response: dict, cards: list[dict]) -> dict:
-        """The call's answer and its cards, together; a concurrent repeat of the same hookInstance gets the first."""
-        try:
-            with self.engine.begin() as connection:
-                connection.execute(cds_hook_calls.insert(), {
-                    "hook_instance": hook_instance, "issuer": issuer, "service_id": service_id, "hook": hook,
-                    "check_id": check_id, "patient_ref": patient_ref, "response": response, "created_at": _now()})
-                if cards:
-                    connection.execute(cds_cards.insert(), [
-                        {**{k: v for k, v in card.items() if k != "findings"}, "hook_instance": hook_instance,
-                         "check_id": check_id, "hook": hook, "patient_ref": patient_ref, "created_at": _now()}
-                        for card in cards])
-                    connection.execute(cds_card_findings.insert(), [
-                        {**finding, "card_uuid": card["uuid"]} for card in cards for finding in card["findings"]])
-        except IntegrityError:
-            return self.hook_response(hook_instance, issuer) or response
-        return response
+    @staticmethod
+    def _insert_hook_call(connection, check_id: str, patient_ref: str | None,  # noqa: ANN001 - a connection
+                          call: HookCall) -> None:
+        """The call's answer and the cards it showed (each with the findings it stands for)."""
+        connection.execute(cds_hook_calls.insert(), {
+            "hook_instance": call.hook_instance, "issuer": call.issuer, "service_id": call.service_id,
+            "hook": call.hook, "check_id": check_id, "patient_ref": patient_ref, "response": call.response,
+            "created_at": _now()})
+        if call.cards:
+            connection.execute(cds_cards.insert(), [
+                {**{k: v for k, v in card.items() if k != "findings"}, "hook_instance": call.hook_instance,
+                 "check_id": check_id, "hook": call.hook, "patient_ref": patient_ref, "created_at": _now()}
+                for card in call.cards])
+            connection.execute(cds_card_findings.insert(), [
+                {**finding, "card_uuid": card["uuid"]} for card in call.cards for finding in card["findings"]])
 
     def cards_shown(self, patient_ref: str, fingerprints: list[str], hook: str, since: dt.datetime) -> set[str]:
         """Which of these finding fingerprints were on a card of this hook for the patient since then."""

@@ -15,7 +15,7 @@ class CheckStore(Protocol):
 
     def add_check(self, check_id: str, request_json: dict, response_json: dict, result: CheckResult,
                   requester: str | None, source: str, kb_version: str, patient_ref: str | None = None,
-                  planned: list[dict] | None = None) -> list[dict]: ...
+                  planned: list[dict] | None = None, hook_call: object | None = None) -> list[dict]: ...
 
     def get_check(self, check_id: str) -> dict | None: ...
 
@@ -41,7 +41,15 @@ def check_regimen(engine: Engine, store: CheckStore, request: CheckRequest, requ
 
 def check_and_keep(engine: Engine, store: CheckStore, request: CheckRequest, request_json: dict,
                    requester: str | None, source: str = "api") -> tuple[dict, CheckResult]:
-    """Run the check and keep it: the response as sent, and the domain result behind it (for cards).
+    """Run the check and keep it: the response as sent, and the domain result behind it (for cards)."""
+    body, result = run_check(engine, store, request)
+    keep_check(engine, store, request, request_json, body, result, requester, source)
+    return body, result
+
+
+def run_check(engine: Engine, store: CheckStore, request: CheckRequest) -> tuple[dict, CheckResult]:
+    """The check's answer (with its id) and the domain result behind it, not kept yet: a caller that keeps more
+    with it (a hook call's cards) builds that first and keeps both at once (`keep_check`).
 
     Outcomes recorded earlier for this patient (completed reminders) join the ones the request carries, so a
     later check knows what an earlier review found."""
@@ -53,12 +61,17 @@ def check_and_keep(engine: Engine, store: CheckStore, request: CheckRequest, req
             request = dataclasses.replace(request, patient=dataclasses.replace(
                 patient, outcomes=tuple(patient.outcomes) + tuple(stored)))
     result = engine.check(request)
-    check_id = str(uuid.uuid4())
-    body = response_json(check_id, result)
+    body = response_json(str(uuid.uuid4()), result)
     body["rulesVersion"] = engine.rulebook.version  # which rules produced this answer (knowledge base + config)
-    store.add_check(check_id, request_json, body, result, requester, source, engine.kb.version, patient.id,
-                    [{**plan} for plan in result.reminders])
     return body, result
+
+
+def keep_check(engine: Engine, store: CheckStore, request: CheckRequest, request_json: dict, body: dict,
+               result: CheckResult, requester: str | None, source: str, hook_call: object | None = None) -> None:
+    """Keep the check `run_check` answered (its reminders fill `body["reminders"]`); `hook_call`, what the
+    store keeps in the same transaction (a CDS Hooks call and its cards): both or neither."""
+    store.add_check(body["id"], request_json, body, result, requester, source, engine.kb.version,
+                    request.patient.id, [{**plan} for plan in result.reminders], hook_call=hook_call)
 
 
 class ReminderAlreadyCompleted(ValueError):

@@ -28,9 +28,9 @@ from adapters.fhir_client import FhirClient, FhirUnavailable, encode_token
 from adapters.fhir_intake import FhirRecord
 from adapters.fhir_intake import check_request as fhir_check_request
 from adapters.reviews import ReviewStore
-from adapters.storage import HookInstanceTaken
+from adapters.storage import HookCall, HookInstanceRepeated, HookInstanceTaken
 from stewardship.model import markdown_text
-from stewardship.services import check_and_keep
+from stewardship.services import keep_check, run_check
 
 from .cds_cards import DraftOrder, build_cards, card_fingerprint, edge_card, fingerprint, group_findings
 from .errors import ApiError
@@ -207,11 +207,15 @@ def call_service(service_id: str):
     try:
         answered = store.hook_response(call["hookInstance"], _issuer_name())
     except HookInstanceTaken:
-        raise ApiError(409, "conflict", "this hookInstance was already used",
-                       {"hookInstance": "each hook call needs a new hookInstance"}) from None
+        raise _instance_taken() from None
     if answered is not None:
         return answered
     return _answer(service, call, body)
+
+
+def _instance_taken() -> ApiError:
+    return ApiError(409, "conflict", "this hookInstance was already used",
+                    {"hookInstance": "each hook call needs a new hookInstance"})
 
 
 def _issuer_name() -> str | None:
@@ -243,11 +247,9 @@ def _answer(service, call: dict, body: dict) -> dict:  # noqa: ANN001
     regimen = [dataclasses.replace(d.line, ref=ref) for ref, d in drafts.items()]
     check_request = fhir_check_request(record, known, now, now.date(), current_app.extensions["engine"].resolver,
                                        facts, regimen, skip={f"MedicationRequest/{d.id}" for d in drafts.values()})
-    stored_request = {k: v for k, v in body.items() if k != "fhirAuthorization"}  # access tokens are never kept
-    result, domain = check_and_keep(current_app.extensions["engine"], store, check_request, stored_request,
-                                    context["userId"], source=f"cds:{call['hook']}")
+    engine = current_app.extensions["engine"]
+    result, domain = run_check(engine, store, check_request)
     check_url = f"{(current_app.config['SETTINGS'].public_url or request.host_url).rstrip('/')}/checks/{result['id']}"
-    count_findings(result["findings"])
     cards, rows = _cards(domain.findings, call, drafts, patient_id, result, check_url)
     optional_medications = [(key, reason) for key, reason in fetch_failures if key in MEDICATION_KEYS[1:]]
     for key, reason in [failure for failure in fetch_failures if failure not in optional_medications]:
@@ -271,8 +273,18 @@ def _answer(service, call: dict, body: dict) -> dict:  # noqa: ANN001
                                + "\n".join(f"- {markdown_text(item)}" for item in facts.incomplete[:20]),
                                "info", config, check_url))
     response = {"cards": cards}
-    return store.save_hook_call(call["hookInstance"], _issuer_name(), service.id, call["hook"], result["id"],
-                                patient_id, response, rows)
+    stored_request = {k: v for k, v in body.items() if k != "fhirAuthorization"}  # access tokens are never kept
+    try:  # the check, the call and its cards: one transaction
+        keep_check(engine, store, check_request, stored_request, result, domain, context["userId"],
+                   f"cds:{call['hook']}", HookCall(call["hookInstance"], _issuer_name(), service.id, call["hook"],
+                                                   response, rows))
+    except HookInstanceRepeated:  # the same call, answered by a concurrent request first: that answer stands
+        try:
+            return store.hook_response(call["hookInstance"], _issuer_name()) or response
+        except HookInstanceTaken:
+            raise _instance_taken() from None
+    count_findings(result["findings"])
+    return response
 
 
 class _Draft:

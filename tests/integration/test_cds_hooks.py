@@ -273,6 +273,26 @@ def test_a_repeated_hook_instance_gets_the_same_answer_and_one_stored_check(call
         assert connection.execute(select(func.count()).select_from(checks)).scalar() == 1
 
 
+
+def test_a_hook_instance_answered_while_the_same_call_ran_keeps_the_first_answer_and_one_check(call, cds_app,
+                                                                                                monkeypatch):
+    """The second call looked before the first was kept (as two requests at once do): its check is not kept and
+    it answers what the first answered, since the check and the call are kept in one transaction."""
+    body = hook_body("order-sign", [IBUPROFEN_600])
+    first = call(SIGN, body)
+    store = cds_app.extensions["store"]
+    looked_up = store.hook_response
+    calls = []
+
+    def not_kept_yet_at_first(*args: object) -> dict | None:  # later look-ups read the store
+        calls.append(args)
+        return None if len(calls) == 1 else looked_up(*args)
+    monkeypatch.setattr(store, "hook_response", not_kept_yet_at_first)
+    second = call(SIGN, body)
+    assert second.status_code == 200 and second.get_json() == first.get_json()
+    with store.engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(checks)).scalar() == 1
+
 # ------------------------------------------------------------------------------------------------ bad calls
 @pytest.mark.parametrize("change, field", [
     (lambda b: b.pop("hookInstance"), "hookInstance"),
