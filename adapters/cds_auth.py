@@ -109,6 +109,7 @@ class JwtVerifier:
         self.remember_jti = remember_jti  # False when (iss, jti) was seen before
         self.fetch_timeout = fetch_timeout
         self._clients: dict[str, jwt.PyJWKClient] = {}
+        self._inline: dict[str, jwt.PyJWKSet] = {}  # the key sets written in the trust file, by issuer
 
     def verify(self, authorization: str | None, audience: str) -> tuple[TrustedIssuer, dict]:
         """(the issuer, the token's claims); JwtRejected with a reason code for anything else."""
@@ -125,9 +126,9 @@ class JwtVerifier:
         if scheme.lower() != "bearer" or not token.strip():
             raise JwtRejected("missing_token")
         token = token.strip()
-        try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
+        try:  # header and claims read in one pass, for the issuer and key to verify them with
+            unread = jwt.decode_complete(token, options={"verify_signature": False})
+            header, unverified = unread["header"], unread["payload"]
         except jwt.PyJWTError:
             raise JwtRejected("malformed_token") from None
         if header.get("alg") not in ALGORITHMS:
@@ -168,7 +169,10 @@ class JwtVerifier:
 
     def _key(self, issuer: TrustedIssuer, kid: str) -> jwt.PyJWK:
         if issuer.jwks is not None:
-            return _find(jwt.PyJWKSet.from_dict(issuer.jwks), kid)
+            keys = self._inline.get(issuer.iss)
+            if keys is None:  # parsed once: building the public keys cost as much as verifying a signature
+                keys = self._inline[issuer.iss] = jwt.PyJWKSet.from_dict(issuer.jwks)
+            return _find(keys, kid)
         client = self._clients.get(issuer.iss)
         if client is None:
             # PyJWT's maintained JWKS client: the set is cached for JWKS_CACHE_SECONDS, and an unknown kid forces a
