@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import math
 import threading
 from collections.abc import Callable, Hashable, Iterable, Mapping
@@ -38,6 +37,7 @@ from stewardship import units
 from stewardship.model import DrugCandidate, DrugLine
 from stewardship.terminology import RXNORM_SYSTEM
 
+from . import json_text
 from .fhir_dosage import DosageReading, amount, days_of, read_dosages, vocabulary
 
 SNOMED = "http://snomed.info/sct"
@@ -91,34 +91,59 @@ def _validate(model, raw: dict, where: str):  # noqa: ANN001, ANN202 - a fhir.re
         raise FhirInputError(where + (f".{location}" if location else ""), first.get("msg", "invalid")) from None
 
 
-# Medication resources that validated, by a digest of their content. An EHR sends a patient's medication list with
-# every hook call (order-select as an order is chosen, order-sign as it is signed, again for each order), and
-# fhir.resources takes about 0.1 ms to validate one MedicationRequest against its model: a resource with the same
+# Resources that validated, by a digest of their content. An EHR sends a patient's medication list, labs and
+# demographics with every hook call (order-select as an order is chosen, order-sign as it is signed, again for each
+# order), and fhir.resources takes about 0.1 ms to validate one resource against its model: a resource with the same
 # content validates the same way, so it is validated once per process. Failures are not kept (they are said each
-# time); 16-byte digests of the last 8,192 (several hundred patients' lists) stay under a megabyte.
+# time). Medications are only validated (the reading is of the raw resource): 16-byte digests of the last 8,192
+# (several hundred patients' lists) stay under a megabyte. Patients, conditions and observations are read from the
+# validated model, which is kept for the last 1,024 (a few megabytes; the models are only read, never changed).
 _VALID_MEDICATIONS: dict[bytes, None] = {}
 _VALID_MEDICATIONS_MAX = 8_192
-_VALID_MEDICATIONS_LOCK = threading.Lock()
+_VALIDATED: dict[bytes, Any] = {}
+_VALIDATED_MAX = 1_024
+_VALIDATED_LOCK = threading.Lock()
+
+
+def _content_digest(model, raw: dict) -> bytes | None:  # noqa: ANN001 - a fhir.resources model class
+    """A digest of the resource as this model reads it; None for what is not JSON as parsed (a caller's own
+    objects), which is validated every time."""
+    try:
+        content = json_text.dumps(raw, sort_keys=True)
+    except (TypeError, ValueError):
+        return None
+    return hashlib.blake2b(f"{model.__name__}|{content}".encode(), digest_size=16).digest()
+
+
+def _remember(cache: dict[bytes, Any], limit: int, digest: bytes, value: Any) -> None:
+    with _VALIDATED_LOCK:
+        if len(cache) >= limit:
+            del cache[next(iter(cache))]  # the oldest
+        cache[digest] = value
+
+
+def _validated(model, raw: dict, where: str):  # noqa: ANN001, ANN202 - a fhir.resources model class
+    """The resource as a validated model, from the cache when the same content validated before."""
+    digest = _content_digest(model, raw)
+    found = _VALIDATED.get(digest) if digest is not None else None
+    if found is None:
+        found = _validate(model, raw, where)
+        if digest is not None:
+            _remember(_VALIDATED, _VALIDATED_MAX, digest, found)
+    return found
 
 
 def _validate_medication(model, raw: dict, where: str) -> None:  # noqa: ANN001 - a fhir.resources model class
-    try:
-        content = json.dumps(raw, sort_keys=True, separators=(",", ":"))
-    except (TypeError, ValueError):  # not JSON as parsed (a caller's own objects): validated every time
-        _validate(model, raw, where)
-        return
-    digest = hashlib.blake2b(f"{model.__name__}|{content}".encode(), digest_size=16).digest()
-    if digest in _VALID_MEDICATIONS:
+    digest = _content_digest(model, raw)
+    if digest is not None and digest in _VALID_MEDICATIONS:
         return
     _validate(model, raw, where)
-    with _VALID_MEDICATIONS_LOCK:
-        if len(_VALID_MEDICATIONS) >= _VALID_MEDICATIONS_MAX:
-            del _VALID_MEDICATIONS[next(iter(_VALID_MEDICATIONS))]  # the oldest
-        _VALID_MEDICATIONS[digest] = None
+    if digest is not None:
+        _remember(_VALID_MEDICATIONS, _VALID_MEDICATIONS_MAX, digest, None)
 
 
 def read_patient(raw: dict, facts: PatientFacts) -> None:
-    patient = _validate(FhirPatient, raw, "prefetch.patient")
+    patient = _validated(FhirPatient, raw, "prefetch.patient")
     facts.birth_date = patient.birthDate if isinstance(patient.birthDate, dt.date) else None
     facts.sex = patient.gender if patient.gender in ("female", "male", "other", "unknown") else None
 
@@ -129,7 +154,7 @@ def read_conditions(raws: list[dict], facts: PatientFacts) -> None:
     make it history). What it means, and whether history counts, is the domain's (stewardship/conditions.py)."""
     for index, raw in enumerate(raws):
         try:
-            condition = _validate(Condition, raw, f"conditions[{index}]")
+            condition = _validated(Condition, raw, f"conditions[{index}]")
         except FhirInputError as error:
             facts.unreadable.append(str(error))
             continue
@@ -154,7 +179,7 @@ def read_observations(raws: list[dict], facts: PatientFacts) -> None:
     latest: dict[str, tuple[str, float]] = {}
     for index, raw in enumerate(raws):
         try:
-            observation = _validate(Observation, raw, f"observations[{index}]")
+            observation = _validated(Observation, raw, f"observations[{index}]")
         except FhirInputError as error:
             facts.unreadable.append(str(error))
             continue
