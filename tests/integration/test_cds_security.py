@@ -413,6 +413,23 @@ def test_json_nested_a_thousand_deep_is_a_400(cds_app, ehr_key):
     assert response.status_code == 400 and response.get_json()["error"] == "validation_failed"
 
 
+@pytest.mark.parametrize("levels, refused", [(31, False), (32, True)])
+def test_a_body_is_too_deep_only_past_32_levels_and_the_answer_names_where(cds_app, ehr_key, levels, refused):
+    body = f'{{"hook": "order-sign", "x": {"[" * levels}1{"]" * levels}}}'  # the 1 sits at depth levels + 1
+    response = cds_app.test_client().post(SIGN, data=body, content_type="application/json",
+                                          headers={"Authorization": f"Bearer {token(ehr_key, SIGN)}"})
+    fields = response.get_json()["fields"]
+    assert response.status_code == 400  # (not a valid hook call either way)
+    assert (fields.get("x" + "[0]" * levels) == "nested deeper than 32 levels") == refused, fields
+
+
+def test_a_nul_written_as_a_json_escape_in_a_key_is_a_400_naming_it(cds_app, ehr_key):
+    response = cds_app.test_client().post(SIGN, data='{"hook": "order-sign", "a\\u0000b": 1}',
+                                          content_type="application/json",
+                                          headers={"Authorization": f"Bearer {token(ehr_key, SIGN)}"})
+    assert response.status_code == 400 and "a\\u0000b" in response.get_json()["fields"]
+
+
 # ----------------------------------------------------------------------------------------------------- audit
 def test_hook_calls_and_feedback_are_in_the_audit_log(call, cds_app):
     cards = call(SIGN, hook_body("order-sign", [IBUPROFEN_600])).get_json()["cards"]

@@ -255,6 +255,27 @@ def test_a_check_cannot_carry_unbounded_text_into_the_database(client, auth_head
     assert _count(app, checks) == 0
 
 
+@pytest.mark.parametrize("escaped, field", [
+    ('"patient": {"id": "p\\ud800x", "age": 70}, "regimen": [{"drug": "ibuprofen"}]', "patient.id"),
+    ('"patient": {"age": 70}, "regimen": [{"drug": "ibu\\uDC00profen"}]', "regimen[0].drug"),
+    ('"patient": {"age": 70}, "regimen": [{"drug": "ibuprofen", "\\ud800": 1}]', "regimen[0].\\ud800"),
+])
+def test_a_lone_surrogate_escape_is_a_400_naming_the_field_and_nothing_is_stored(client, auth_headers, app,
+                                                                                 escaped, field):
+    """Neither database can store a string that UTF-8 cannot write (it was a 500 on both)."""
+    response = client.post("/api/v1/checks", data=f'{{{escaped}, "asOf": "2026-11-27"}}',
+                           content_type="application/json", headers=auth_headers)
+    assert response.status_code == 400 and field in response.get_json()["fields"], response.get_json()
+    assert _count(app, checks) == 0
+
+
+def test_a_surrogate_pair_escape_is_one_character_and_accepted(client, auth_headers):
+    response = client.post("/api/v1/checks", data='{"patient": {"id": "p\\ud83d\\ude00", "age": 70}, '
+                           '"regimen": [{"drug": "ibuprofen"}], "asOf": "2026-11-27"}',
+                           content_type="application/json", headers=auth_headers)
+    assert response.status_code == 201, response.get_json()
+
+
 # ----------------------------------------------------------------------------- checks per minute per user (issue 13)
 @pytest.fixture
 def limited(settings):
