@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
+from operator import attrgetter
 from typing import Mapping
 
 from .knowledge import Citation, Ingredient, KnowledgeBase
@@ -31,10 +33,13 @@ class Exposure:
     not_computable: str | None  # why `daily` is None
     line_ingredients: tuple[str, ...]
     salt: str | None = None  # the salt the line's amount was stated in; `daily` is converted to the ingredient
+    # Set once from the fields above: the rules read an exposure's name hundreds of times a check.
+    name: str = field(init=False, repr=False, compare=False)  # the ingredient's
+    precedence: tuple[bool, str] = field(init=False, repr=False, compare=False)  # sort key of CheckContext.distinct
 
-    @property
-    def name(self) -> str:
-        return self.ingredient.name
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", self.ingredient.name)  # frozen: set as dataclasses' own __init__ does
+        object.__setattr__(self, "precedence", (not self.ordered, self.line.ref))  # ordered lines first
 
     @property
     def ordered(self) -> bool:
@@ -46,6 +51,9 @@ class Exposure:
 
     def has(self, klass: str) -> bool:
         return klass in self.classes
+
+
+_PRECEDENCE = attrgetter("precedence")
 
 
 @dataclass
@@ -89,18 +97,40 @@ class CheckContext:
         return [i.name for i in result.ingredients if i.known] if result is not None and result.resolved else []
 
     # ---- drugs
-    def systemic(self) -> list[Exposure]:
+    # `exposures` is complete when the engine builds the context and never changes after, so the systemic ones and
+    # their index by class are worked out once a check instead of once for each of the rules that ask.
+    @cached_property
+    def _systemic(self) -> list[Exposure]:
         return [e for e in self.exposures if e.systemic]
 
+    @cached_property
+    def _systemic_by_class(self) -> dict[str, list[Exposure]]:
+        index: dict[str, list[Exposure]] = {}
+        for exposure in self._systemic:
+            for klass in exposure.classes:
+                index.setdefault(klass, []).append(exposure)
+        return index
+
+    def systemic(self) -> list[Exposure]:
+        return list(self._systemic)  # a copy: the caller may change its list, never the context's
+
     def with_class(self, klass: str) -> list[Exposure]:
-        return [e for e in self.exposures if e.systemic and e.has(klass)]
+        return list(self._systemic_by_class.get(klass, ()))
 
     def distinct(self, exposures: Iterable[Exposure]) -> list[Exposure]:
         """One exposure per ingredient (the first ordered one, else the first)."""
         chosen: dict[str, Exposure] = {}
-        for exposure in sorted(exposures, key=lambda e: (not e.ordered, e.line.ref)):
+        for exposure in sorted(exposures, key=_PRECEDENCE):
             chosen.setdefault(exposure.name, exposure)
         return list(chosen.values())
+
+    @cached_property
+    def _distinct_systemic(self) -> list[Exposure]:
+        return self.distinct(self._systemic)
+
+    def distinct_systemic(self) -> list[Exposure]:
+        """`distinct(systemic())`: each systemic drug once, as most rules go through them."""
+        return list(self._distinct_systemic)
 
     def total_daily(self, name: str, unit: str = "mg") -> tuple[float, bool]:
         """The ingredient's total per day over all active lines, and whether every line could be counted."""
@@ -125,10 +155,13 @@ class CheckContext:
         """A finding of `rule`, citing `citations` (the facts it used) and then the rule's sources, or `sources`
         instead of them where the case rests on documents of its own (a table entry, a case of the rule)."""
         involved = list(exposures)
-        names = tuple(dict.fromkeys(drugs if drugs is not None else (e.name for e in involved)))
+        names = tuple(dict.fromkeys(drugs if drugs is not None else [e.name for e in involved]))
         refs = tuple(dict.fromkeys([e.line.ref for e in involved] + list(lines)))
         own = rule.sources if sources is None else tuple(sources)
-        evidence = tuple(dict.fromkeys(Evidence(c.text, c.url) for c in (*citations, *own)))
+        # duplicates dropped as (text, url) pairs, which hash faster than the Evidence they become; the same test
+        # as Evidence's own equality
+        cited = dict.fromkeys([(c.text, c.url) for c in (*citations, *own)])
+        evidence = tuple([Evidence(text, url) for text, url in cited])
         if len(summary) >= SUMMARY_LIMIT:
             summary = summary[:SUMMARY_LIMIT - 2].rstrip() + "…"
         return Finding(code or rule.key, rule.category, severity or rule.severity_for(), names, summary, detail,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
+from types import MappingProxyType
 from typing import Mapping
 
 from . import rules  # noqa: F401 - registers every rule function (rules import .context, never this module)
@@ -41,6 +42,9 @@ class Engine:
         if missing or unconfigured:
             raise ValueError(f"rulebook and engine disagree: no code for {missing}, no config for {unconfigured}")
         self.kb, self.resolver, self.rulebook = kb, resolver, rulebook
+        # Effect grades depend only on the ingredient and the classes it acts as, and the knowledge base does not
+        # change under an engine: each pair is graded once, not on every line of every check.
+        self._grades: dict[tuple[str, tuple[str, ...]], Mapping[str, int]] = {}
 
     def context(self, request: CheckRequest) -> CheckContext:
         """Everything the rules read: resolved lines, exposures, and the derived values."""
@@ -74,7 +78,9 @@ class Engine:
             # planned procedure needs are always said
             findings = [f for f in findings if f.category in ALWAYS_SAID or not f.lines
                         or ordered_refs.intersection(f.lines)]
-        findings = [_with_reading_notes(f, lines) for f in findings]
+        noted = [line for line in lines if line.notes]  # usually none: then no finding needs looking at
+        if noted:
+            findings = [_with_reading_notes(f, noted) for f in findings]
         findings.sort(key=lambda f: (SEVERITIES.index(f.severity), f.category, f.code, f.drugs))
         derived["conditions"] = sorted(derived["conditions"])
         derived.pop("unknownConditions")
@@ -180,10 +186,18 @@ class Engine:
                 daily=daily, daily_unit=daily_unit, not_computable=reason, line_ingredients=names, salt=salt))
         return exposures
 
-    def _effects(self, ingredient: Ingredient, classes: Iterable[str]) -> dict[str, int]:
-        """Effect grades for the classes the drug acts as here: an ingredient's own overrides count only where
-        it acts systemically as itself (topical diclofenac keeps none of oral diclofenac's effects)."""
+    def _effects(self, ingredient: Ingredient, classes: Iterable[str]) -> Mapping[str, int]:
+        """Effect grades for the classes the drug acts as here (read-only: shared by every check that asks)."""
         classes = tuple(classes)
+        key = (ingredient.name, classes)
+        grades = self._grades.get(key)
+        if grades is None:
+            grades = self._grades[key] = MappingProxyType(self._graded(ingredient, classes))
+        return grades
+
+    def _graded(self, ingredient: Ingredient, classes: tuple[str, ...]) -> dict[str, int]:
+        """An ingredient's own overrides count only where it acts systemically as itself (topical diclofenac keeps
+        none of oral diclofenac's effects)."""
         if not any(self.kb.classes[c].systemic for c in classes):
             return {}
         grades: dict[str, int] = {}

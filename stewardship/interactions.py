@@ -10,7 +10,7 @@ most, whatever the row's severity; every citation must name a registered source.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -138,6 +138,14 @@ class Interaction:
     detail: str
     advice: str
     sources: tuple[Citation, ...]
+    # `objects` by ingredient (the first fact for a name): every check asks about each of its drugs
+    _objects_by_name: dict[str, Fact] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_name: dict[str, Fact] = {}
+        for fact in self.objects:
+            by_name.setdefault(fact.ingredient, fact)
+        object.__setattr__(self, "_objects_by_name", by_name)  # frozen: set as dataclasses' own __init__ does
 
     def perpetrator_fact(self, ingredient: Ingredient) -> Fact | None:
         for fact in self.perpetrator_facts:
@@ -150,7 +158,7 @@ class Interaction:
         return None
 
     def object_fact(self, name: str) -> Fact | None:
-        return next((o for o in self.objects if o.ingredient == name), None)
+        return self._objects_by_name.get(name)
 
 
 # ---------------------------------------------------------------------------------------------------- loading

@@ -56,7 +56,7 @@ class StoppingRule:
     def applies_to(self, classes: Iterable[str], pain_type: str | None) -> bool:
         if self.pain_types and pain_type not in self.pain_types:
             return False
-        return any(c in self.classes for c in classes)
+        return not frozenset(classes).isdisjoint(self.classes)
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class StoppingBook:
     benefit_sources: tuple[Citation, ...]
 
     def rule_for(self, classes: Iterable[str], pain_type: str | None) -> StoppingRule | None:
-        classes = tuple(classes)
+        classes = frozenset(classes)  # once for all the rules (an exposure's classes are one already)
         return next((r for r in self.rules if r.applies_to(classes, pain_type)), None)
 
     def taper_for(self, ingredient: Ingredient) -> Taper | None:
@@ -177,6 +177,7 @@ def courses(ctx: "CheckContext", book: StoppingBook) -> list[Course]:
         result = ctx.resolutions_for_text(outcome.drug)
         for name in result:
             outcomes_by_drug.setdefault(name, []).append(outcome)
+    superseded = {line.ref for line in ctx.superseded}
     for exposure in sorted(ctx.exposures, key=lambda e: not e.ordered):  # an order before the list it updates
         if not exposure.systemic or exposure.name in found:
             continue
@@ -189,7 +190,7 @@ def courses(ctx: "CheckContext", book: StoppingBook) -> list[Course]:
                 (ctx.request.as_of - exposure.line.start_date).days > rule.decision_days + rule.re_review_days:
             continue
         previous = [e for e in ctx.all_exposures if e.line.current and e.name == exposure.name
-                    and e.line.ref in {line.ref for line in ctx.superseded}]
+                    and e.line.ref in superseded]
         starts = [e.line.start_date for e in previous if e.line.start_date] + \
             ([exposure.line.start_date] if exposure.line.start_date else [])
         if previous:

@@ -85,7 +85,7 @@ for _key in _OPIOID_PAIRS:
 def cns_active_3plus(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     if ctx.age is None or ctx.age < spec.thresholds["min_age"]:
         return
-    active = [e for e in ctx.distinct(ctx.systemic()) if e.grade("cns_active")]
+    active = [e for e in ctx.distinct_systemic() if e.grade("cns_active")]
     if len(active) < spec.thresholds["min_drugs"]:
         return
     yield ctx.finding(spec, exposures=active,
@@ -134,7 +134,7 @@ def _named_by_other_sedation_rules(ctx: CheckContext) -> set[str]:
 
 @rule("sedation.stacked")
 def stacked_sedation(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
-    sedating = [e for e in ctx.distinct(ctx.systemic()) if e.grade("sedation") >= spec.thresholds["min_grade"]]
+    sedating = [e for e in ctx.distinct_systemic() if e.grade("sedation") >= spec.thresholds["min_grade"]]
     if _agents(sedating) < spec.thresholds["min_drugs"]:
         return
     named = _named_by_other_sedation_rules(ctx)
@@ -166,7 +166,7 @@ def opioid_without_bowel_regimen(ctx: CheckContext, spec: Rule) -> Iterator[Find
 
 @rule("constipation.stacked")
 def stacked_constipation(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
-    constipating = [e for e in ctx.distinct(ctx.systemic()) if e.grade("constipation") >= spec.thresholds["min_grade"]]
+    constipating = [e for e in ctx.distinct_systemic() if e.grade("constipation") >= spec.thresholds["min_grade"]]
     chronic = ctx.has_condition("chronic_constipation")
     if _agents(constipating) < spec.thresholds["min_drugs"] and not (chronic and constipating):
         return
@@ -185,7 +185,7 @@ def stacked_constipation(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
 # --------------------------------------------------------------------------------------------- anticholinergic
 @rule("anticholinergic.acb_total")
 def acb_total(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
-    carriers = [e for e in ctx.distinct(ctx.systemic()) if e.grade("anticholinergic")]
+    carriers = [e for e in ctx.distinct_systemic() if e.grade("anticholinergic")]
     total = sum(e.grade("anticholinergic") for e in carriers)
     if total < spec.thresholds["min_total"]:
         return
@@ -204,7 +204,7 @@ def acb_total(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
 # ------------------------------------------------------------------------------------------------ serotonergic
 @rule("serotonergic.combination")
 def serotonergic_combination(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
-    serotonergic = [e for e in ctx.distinct(ctx.systemic()) if e.grade("serotonergic")]
+    serotonergic = [e for e in ctx.distinct_systemic() if e.grade("serotonergic")]
     strong = [e for e in serotonergic if e.grade("serotonergic") >= 2]
     if len(serotonergic) < 2 or not strong:
         return
@@ -220,7 +220,7 @@ def serotonergic_combination(ctx: CheckContext, spec: Rule) -> Iterator[Finding]
 # ---------------------------------------------------------------------------------------------------------- qt
 @rule("qt.combination")
 def qt_combination(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
-    qt = [e for e in ctx.distinct(ctx.systemic()) if e.grade("qt")]
+    qt = [e for e in ctx.distinct_systemic() if e.grade("qt")]
     if len(qt) < 2 or not any(e.grade("qt") >= 3 for e in qt):
         return
     yield ctx.finding(spec, exposures=qt, summary=f"QT prolongation: {names(qt)} together",
@@ -234,7 +234,7 @@ def qt_combination(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
 def qt_long_qt(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     if not ctx.has_condition("long_qt"):
         return
-    for exposure in ctx.distinct(ctx.systemic()):
+    for exposure in ctx.distinct_systemic():
         grade = exposure.grade("qt")
         if grade < 2:
             continue

@@ -8,7 +8,7 @@ from ..knowledge import Amount, MaxDailyDose
 
 
 def names(exposures: Iterable[Exposure]) -> str:
-    listed = list(dict.fromkeys(e.name for e in exposures))
+    listed = list(dict.fromkeys([e.name for e in exposures]))
     if len(listed) <= 2:
         return " + ".join(listed)
     return ", ".join(listed[:-1]) + " + " + listed[-1]

@@ -69,7 +69,7 @@ def _over_limit(ctx: CheckContext, spec: Rule, populations: tuple[str, ...], wor
     """One finding per ingredient above a maximum that fits it: the most severe, then the lowest such maximum. An
     `info` maximum (indication unknown, or read only in a secondary copy) is said, never enforced; a maximum from a
     later day of the course is enforced when the course reaches that day and said when its length is unknown."""
-    for exposure in ctx.distinct(ctx.systemic()):
+    for exposure in ctx.distinct_systemic():
         if exposure.name == "acetaminophen":
             continue  # dose.acetaminophen_total counts every product together
         over = []
@@ -127,7 +127,7 @@ def older_adult_max(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
 def course_length(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     """A drug whose label limits the whole course (ketorolac: 5 days, IV/IM and oral together): the course runs from
     the earliest start of any of its lines to the latest planned end of any."""
-    for exposure in ctx.distinct(ctx.systemic()):
+    for exposure in ctx.distinct_systemic():
         limit = exposure.ingredient.course_limit
         if limit is None or not exposure.ordered:
             continue

@@ -18,7 +18,7 @@ def beers(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     if ctx.age is None or ctx.age < spec.thresholds["min_age"]:
         return
     present = {c for e in ctx.systemic() for c in e.classes}
-    for exposure in ctx.distinct(ctx.systemic()):
+    for exposure in ctx.distinct_systemic():
         statements = [b for b in exposure.ingredient.beers
                       if b.table in (2, 4) and b.carried_by is None and b.condition is None
                       and (b.min_age is None or ctx.age >= b.min_age)
@@ -42,7 +42,7 @@ def beers(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
 
 @rule("drug_disease.beers")
 def beers_conditions(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
-    for exposure in ctx.distinct(ctx.systemic()):
+    for exposure in ctx.distinct_systemic():
         for statement in exposure.ingredient.beers:
             if statement.table != 3 or statement.carried_by or not ctx.has_condition(statement.condition):
                 continue

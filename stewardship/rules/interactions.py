@@ -19,16 +19,17 @@ _SUGGESTED_ACTION = {"critical": "substitute", "warning": "review", "info": "mon
 
 
 def _systemic(ctx: CheckContext) -> list[Exposure]:
-    return [e for e in ctx.distinct(ctx.systemic()) if e.route not in TOPICAL_ROUTES]
+    return [e for e in ctx.distinct_systemic() if e.route not in TOPICAL_ROUTES]
 
 
 def _findings(ctx: CheckContext, spec: Rule, row: Interaction, exposures: list[Exposure]) -> Iterator[Finding]:
-    for target in exposures:
-        object_fact = row.object_fact(target.name)
-        if object_fact is None:
-            continue
-        partners = [(e, fact) for e in exposures if e.name != target.name
-                    for fact in [row.perpetrator_fact(e.ingredient)] if fact is not None]
+    targets = [(e, fact) for e in exposures for fact in [row.object_fact(e.name)] if fact is not None]
+    if not targets:
+        return
+    # whether a drug is a perpetrator does not depend on the object: looked up once per drug, not once per pair
+    perpetrating = [(e, fact) for e in exposures for fact in [row.perpetrator_fact(e.ingredient)] if fact is not None]
+    for target, object_fact in targets:
+        partners = [(e, fact) for e, fact in perpetrating if e.name != target.name]
         if not partners:
             continue
         unverified = [f.unverified for f in [object_fact] + [fact for _, fact in partners] if f.unverified]

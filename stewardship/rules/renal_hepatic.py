@@ -67,7 +67,7 @@ def _covering_bands(ctx: CheckContext, exposure: Exposure) -> list[RenalBand]:
 def renal_band(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     if ctx.crcl is None and not ctx.has_condition("dialysis"):
         return
-    for exposure in ctx.distinct(ctx.systemic()):
+    for exposure in ctx.distinct_systemic():
         covering = _covering_bands(ctx, exposure)
         if not covering:
             continue
@@ -127,7 +127,7 @@ def _alternative(ctx: CheckContext, exposure: Exposure) -> dict:
 def renal_value_missing(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     if ctx.crcl is not None or ctx.has_condition("dialysis"):
         return
-    unchecked = [e for e in ctx.distinct(ctx.systemic()) if any(_in_force(b, ctx, e) for b in e.ingredient.renal)]
+    unchecked = [e for e in ctx.distinct_systemic() if any(_in_force(b, ctx, e) for b in e.ingredient.renal)]
     if not unchecked:
         return
     listed = ", ".join(e.name for e in unchecked)
@@ -148,7 +148,7 @@ def hepatic_band(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     if not _liver_disease(ctx):
         return
     known_class = ctx.patient.child_pugh_class
-    for exposure in ctx.distinct(ctx.systemic()):
+    for exposure in ctx.distinct_systemic():
         facts = [f for f in exposure.ingredient.hepatic if _in_force(f, ctx, exposure)]  # ER-only stay ER-only
         if not facts:
             continue
@@ -194,7 +194,7 @@ def hepatic_band(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
 def hepatic_max_dose(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     if not _liver_disease(ctx):
         return
-    for exposure in ctx.distinct(ctx.systemic()):
+    for exposure in ctx.distinct_systemic():
         limits = [m for m in exposure.ingredient.max_daily_doses if m.population == "hepatic"
                   and m.amount.unit == "mg" and applies(m, exposure)]
         if not limits:
