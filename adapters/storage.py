@@ -176,6 +176,7 @@ cds_cards = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_cds_cards_check", "check_id"),  # migration 0004's names
     Index("ix_cds_cards_patient_fingerprint", "patient_ref", "fingerprint"),
+    Index("ix_cds_cards_patient_hook_created", "patient_ref", "hook", "created_at"),  # migration 0012's names
 )
 # A card's `code`, `category`, `indicator` and `fingerprint` above are those of its lead finding and of the card as a
 # whole; the findings it stands for (one with `cards: per_finding`, several per draft order by default) are here, so
@@ -212,6 +213,7 @@ jwt_seen = Table(
     Column("iss", String(300), primary_key=True),
     Column("jti", String(200), primary_key=True),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_jwt_seen_expires_at", "expires_at"),
 )
 
 
