@@ -59,14 +59,17 @@ def _walk(value: object, path: str, depth: int, problems: dict[str, str]) -> Non
         problems[_named(path) or "(body)"] = _problem(value)
 
 
-def _nested_deeper(value: object, depth: int = 0) -> bool:
-    """Whether a value sits deeper than MAX_JSON_DEPTH, counted as `_walk` counts (the body is at depth 0)."""
-    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
-    if not children:
-        return depth > MAX_JSON_DEPTH
-    if depth + 1 > MAX_JSON_DEPTH:
-        return True
-    return any(_nested_deeper(child, depth + 1) for child in children if isinstance(child, (dict, list)))
+def _nested_deeper(body: object) -> bool:
+    """Whether a value sits deeper than MAX_JSON_DEPTH, counted as `_walk` counts (the body is at depth 0): the
+    containers level by level, scalars never visited one by one."""
+    level = [body] if isinstance(body, (dict, list)) else []
+    for _ in range(MAX_JSON_DEPTH):
+        children: list = []
+        for container in level:
+            values = container.values() if isinstance(container, dict) else container
+            children.extend([value for value in values if isinstance(value, (dict, list))])
+        level = children
+    return any(level)  # containers at depth MAX_JSON_DEPTH: anything in one sits deeper
 
 
 def _check_request() -> None:
