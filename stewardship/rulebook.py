@@ -83,9 +83,9 @@ class Rule:
     case_sources: Mapping[str, tuple[Citation, ...]] = field(default_factory=dict)
 
     def severity_for(self, case: str | None = None) -> str:
-        if isinstance(self.severity, Mapping):
-            return self.severity[case or "default"]
-        return self.severity or "info"
+        if self.severity is None or isinstance(self.severity, str):  # (a str test: Mapping's is an ABC walk)
+            return self.severity or "info"
+        return self.severity[case or "default"]
 
     def sources_for(self, case: str | None = None) -> tuple[Citation, ...]:
         """The sources of one case of the rule: its own where `case_sources` names it, else the rule's."""
