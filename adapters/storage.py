@@ -248,6 +248,7 @@ _CARDS_SHOWN = select(cds_card_findings.c.fingerprint).distinct() \
     .where(cds_cards.c.patient_ref == bindparam("patient_ref"), cds_cards.c.hook == bindparam("hook"),
            cds_card_findings.c.fingerprint.in_(bindparam("fingerprints", expanding=True)),
            cds_cards.c.created_at >= bindparam("since"))
+JTI_PURGE_INTERVAL = dt.timedelta(minutes=1)
 _EXPIRED_JTIS = jwt_seen.delete().where(jwt_seen.c.expires_at < bindparam("before"))
 
 
@@ -362,6 +363,7 @@ class SqlStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._jtis_purged_at: dt.datetime | None = None  # when this process last deleted expired token ids
 
     def ping(self) -> bool:
         with self.engine.connect() as connection:
@@ -652,13 +654,19 @@ class SqlStore:
     # CDS Hooks
     def remember_jti(self, iss: str, jti: str, expires_at: dt.datetime) -> bool:
         """Record a JWT id; False when this issuer's jti was seen before (a replay), on any instance. Ids expired
-        over an hour ago are deleted in the same transaction (a replay rolls that back: the next call does it)."""
+        over an hour ago are deleted in the same transaction, at most once a minute per process (a replay rolls
+        that back: the next call does it); a replay of an expired token is refused by its `exp` anyway."""
+        now = _now()
+        purge = self._jtis_purged_at is None or now - self._jtis_purged_at >= JTI_PURGE_INTERVAL
         try:
             with self.engine.begin() as connection:
-                connection.execute(_EXPIRED_JTIS, {"before": _now() - dt.timedelta(hours=1)})
+                if purge:
+                    connection.execute(_EXPIRED_JTIS, {"before": now - dt.timedelta(hours=1)})
                 connection.execute(jwt_seen.insert(), {"iss": iss, "jti": jti, "expires_at": expires_at})
         except IntegrityError:
             return False
+        if purge:
+            self._jtis_purged_at = now
         return True
 
     def hook_response(self, hook_instance: str, issuer: str | None) -> dict | None:

@@ -3,6 +3,7 @@ server fallback, no repeated cards, no alert loops, feedback. On SQLite and Post
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import time
 import uuid
@@ -13,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy import func, select
 
-from adapters.storage import cds_feedback, checks
+from adapters.storage import cds_feedback, checks, jwt_seen
 from api import create_app
 from tests.fhir_server import FhirServer, load_samples
 
@@ -381,6 +382,22 @@ def test_a_replayed_token_is_401(cds_app, ehr_key, caplog):
     assert client.post(SIGN, json=hook_body("order-sign", [IBUPROFEN_600]), headers=headers).status_code == 200
     replay = client.post(SIGN, json=hook_body("order-sign", [IBUPROFEN_600]), headers=headers)
     assert refused(replay, caplog) == "token_replayed"
+
+
+def test_token_ids_expired_over_an_hour_ago_are_forgotten_at_most_once_a_minute(cds_app):
+    store = cds_app.extensions["store"]
+    now = dt.datetime.now(dt.timezone.utc)
+
+    def kept() -> set[str]:
+        with store.engine.connect() as connection:
+            return set(connection.execute(select(jwt_seen.c.jti)).scalars())
+    assert store.remember_jti(ISS, "expired-2h-ago", now - dt.timedelta(hours=2))
+    assert store.remember_jti(ISS, "fresh", now + dt.timedelta(minutes=5))
+    assert kept() == {"expired-2h-ago", "fresh"}  # purged before the first insert, not again within the minute
+    store._jtis_purged_at = now - dt.timedelta(minutes=2)
+    assert store.remember_jti(ISS, "next", now + dt.timedelta(minutes=5))
+    assert kept() == {"fresh", "next"}
+    assert not store.remember_jti(ISS, "fresh", now + dt.timedelta(minutes=5))  # still a replay
 
 
 def test_an_ec_key_issuer_is_trusted_too(trusting):
