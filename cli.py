@@ -244,8 +244,9 @@ def kb() -> None:
 @click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="the day the reviews are checked against (default: today), e.g. the next P&T meeting")
 def kb_check(as_of: dt.datetime | None) -> None:
-    """Validate drugdata/: schema, sources, classes and codes (a bad file fails); warn about every review whose
-    next_review date has passed (drugdata/ and config/ `reviewed:` blocks)."""
+    """Validate drugdata/: schema, sources, classes and codes (a bad file fails), and the review dates (one checked
+    after today fails: a mistyped date); warn about every review whose next_review date has passed (drugdata/ and config/
+    `reviewed:` blocks)."""
     from stewardship import governance
 
     settings = Settings.from_env()
@@ -254,9 +255,16 @@ def kb_check(as_of: dt.datetime | None) -> None:
         sys.exit(status)
     day = as_of.date() if as_of else dt.date.today()
     try:
-        overdue = governance.overdue_reviews(knowledge.load(settings.drugdata), settings.config_dir, day)
+        kb = knowledge.load(settings.drugdata)
+        overdue = governance.overdue_reviews(kb, settings.config_dir, day)
+        future = governance.future_reviews(kb, settings.config_dir, dt.date.today())
     except knowledge.KnowledgeBaseError as error:
         click.echo(f"config is invalid:\n{error}", err=True)
+        sys.exit(1)
+    for early in future:
+        click.echo(f"error: review dated in the future: {early.what}: checked {early.review.checked_on.isoformat()}"
+                   f" (after today) by {early.review.checked_by}", err=True)
+    if future:
         sys.exit(1)
     for due in overdue:
         review = due.review

@@ -213,3 +213,8 @@ def file_reviews(kb: KnowledgeBase, config_dir: Path | str) -> list[FileReview]:
 def overdue_reviews(kb: KnowledgeBase, config_dir: Path | str, today: dt.date) -> list[FileReview]:
     """Reviews whose next_review date is before today (the day itself is still in time)."""
     return [r for r in file_reviews(kb, config_dir) if r.overdue(today)]
+
+
+def future_reviews(kb: KnowledgeBase, config_dir: Path | str, today: dt.date) -> list[FileReview]:
+    """Reviews checked on a day after today: a mistyped date, which would shift every next review after it."""
+    return [r for r in file_reviews(kb, config_dir) if r.review.checked_on > today]

@@ -89,6 +89,18 @@ def test_kb_check_fails_on_a_malformed_file(tmp_path):
     assert "info at most" in result.stderr
 
 
+def test_kb_check_fails_on_a_review_dated_after_today(tmp_path):
+    copy = tmp_path / "drugdata"
+    shutil.copytree(DEFAULT_DRUGDATA, copy)
+    path = copy / "procedures.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["reviewed"].update(checked_on=dt.date(2098, 1, 1), next_review=dt.date(2099, 1, 1))
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = _kb_check(env={"STEWARDSHIP_DRUGDATA": str(copy)})
+    assert result.exit_code == 1
+    assert "review dated in the future: procedures.yaml: checked 2098-01-01" in result.stderr
+
+
 def test_the_loader_names_the_file_of_a_bad_fact(tmp_path):
     copy = tmp_path / "drugdata"
     shutil.copytree(DEFAULT_DRUGDATA, copy)
