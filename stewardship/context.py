@@ -12,6 +12,7 @@ from typing import Mapping
 from .knowledge import Citation, Ingredient, KnowledgeBase
 from .model import CheckRequest, DrugLine, Evidence, Finding, Patient
 from .rulebook import Rule, Rulebook
+from .stopping import Course, courses
 from .terminology import Resolution, Resolver, Unresolved
 
 SUMMARY_LIMIT = 140  # CDS Hooks card summary: "<140 characters"
@@ -68,6 +69,21 @@ class CheckContext:
     all_exposures: list[Exposure] = field(default_factory=list)  # superseded lines included
     resolver: Resolver | None = None
     resolved_from: dict[str, str] = field(default_factory=dict)  # line ref -> the candidate that identified it
+    # Evidence by citation, shared by the checks of one engine (citations are knowledge: they do not change)
+    evidence_memo: dict[Citation, Evidence] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        # `exposures` is complete when the engine builds the context and never changes after, so the systemic ones,
+        # their index by class and each systemic drug once are worked out once a check instead of once for each of
+        # the rules that ask.
+        self._systemic = [e for e in self.exposures if e.systemic]
+        self._systemic_by_class: dict[str, list[Exposure]] = {}
+        for exposure in self._systemic:
+            for klass in exposure.classes:
+                self._systemic_by_class.setdefault(klass, []).append(exposure)
+        self._distinct_systemic = self.distinct(self._systemic)
+        self._distinct_exposures = self.distinct(self.exposures)
+        self._distinct_by_class: dict[str, list[Exposure]] = {}
 
     # ---- patient facts
     @property
@@ -85,7 +101,11 @@ class CheckContext:
         return self.derived["conditions"]
 
     def has_condition(self, *keywords: str) -> bool:
-        return any(k in self.conditions for k in keywords)
+        conditions = self.derived["conditions"]
+        for keyword in keywords:  # (a loop, not any() over a generator: asked some 40 times a check)
+            if keyword in conditions:
+                return True
+        return False
 
     @property
     def crcl(self) -> float | None:
@@ -97,20 +117,6 @@ class CheckContext:
         return [i.name for i in result.ingredients if i.known] if result is not None and result.resolved else []
 
     # ---- drugs
-    # `exposures` is complete when the engine builds the context and never changes after, so the systemic ones and
-    # their index by class are worked out once a check instead of once for each of the rules that ask.
-    @cached_property
-    def _systemic(self) -> list[Exposure]:
-        return [e for e in self.exposures if e.systemic]
-
-    @cached_property
-    def _systemic_by_class(self) -> dict[str, list[Exposure]]:
-        index: dict[str, list[Exposure]] = {}
-        for exposure in self._systemic:
-            for klass in exposure.classes:
-                index.setdefault(klass, []).append(exposure)
-        return index
-
     def systemic(self) -> list[Exposure]:
         return list(self._systemic)  # a copy: the caller may change its list, never the context's
 
@@ -124,13 +130,21 @@ class CheckContext:
             chosen.setdefault(exposure.name, exposure)
         return list(chosen.values())
 
-    @cached_property
-    def _distinct_systemic(self) -> list[Exposure]:
-        return self.distinct(self._systemic)
+    def distinct_exposures(self) -> list[Exposure]:
+        """`distinct(exposures)`: each drug once, systemic or not."""
+        return list(self._distinct_exposures)
 
     def distinct_systemic(self) -> list[Exposure]:
         """`distinct(systemic())`: each systemic drug once, as most rules go through them."""
         return list(self._distinct_systemic)
+
+    def distinct_with_class(self, klass: str) -> list[Exposure]:
+        """`distinct(with_class(klass))`: each systemic drug of the class once, worked out once a check per class
+        (the rules ask for opioids, NSAIDs, anticoagulants ... again and again)."""
+        found = self._distinct_by_class.get(klass)
+        if found is None:
+            found = self._distinct_by_class[klass] = self.distinct(self._systemic_by_class.get(klass, ()))
+        return list(found)  # a copy: the caller may change its list, never the context's
 
     def total_daily(self, name: str, unit: str = "mg") -> tuple[float, bool]:
         """The ingredient's total per day over all active lines, and whether every line could be counted."""
@@ -143,6 +157,12 @@ class CheckContext:
             else:
                 total += exposure.daily
         return total, complete
+
+    @cached_property
+    def stopping_courses(self) -> tuple[Course, ...]:
+        """The ruled drugs' courses under the rulebook's stopping rules, worked out once a check: the stopping rule
+        and the reminders both go through them."""
+        return tuple(courses(self, self.rulebook.stopping))
 
     # ---- building findings
     def cite(self, text: str) -> Citation:
@@ -157,15 +177,26 @@ class CheckContext:
         involved = list(exposures)
         names = tuple(dict.fromkeys(drugs if drugs is not None else [e.name for e in involved]))
         refs = tuple(dict.fromkeys([e.line.ref for e in involved] + list(lines)))
-        own = rule.sources if sources is None else tuple(sources)
-        # duplicates dropped as (text, url) pairs, which hash faster than the Evidence they become; the same test
-        # as Evidence's own equality
-        cited = dict.fromkeys([(c.text, c.url) for c in (*citations, *own)])
-        evidence = tuple([Evidence(text, url) for text, url in cited])
+        cited = tuple(citations)
+        if not cited and sources is None:
+            evidence = rule.evidence  # the rule's own sources, made evidence once
+        else:
+            evidence = self._evidence((*cited, *(rule.sources if sources is None else sources)))
         if len(summary) >= SUMMARY_LIMIT:
             summary = summary[:SUMMARY_LIMIT - 2].rstrip() + "…"
         return Finding(code or rule.key, rule.category, severity or rule.severity_for(), names, summary, detail,
                        evidence, tuple(suggestions), refs)
+
+    def _evidence(self, citations: Iterable[Citation]) -> tuple[Evidence, ...]:
+        """Each citation as evidence, repeats dropped (as Evidence compares them: text and url)."""
+        memo = self.evidence_memo
+        found = []
+        for citation in citations:
+            evidence = memo.get(citation)
+            if evidence is None:
+                evidence = memo[citation] = Evidence(citation.text, citation.url)
+            found.append(evidence)
+        return tuple(dict.fromkeys(found))
 
 
 RuleFunction = Callable[[CheckContext, Rule], Iterable[Finding]]

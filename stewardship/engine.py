@@ -21,8 +21,8 @@ from . import rules  # noqa: F401 - registers every rule function (rules import 
 from .conditions import counted, understand
 from .context import RULES, TOPICAL_ROUTES, CheckContext, Exposure, mme_for
 from .dosing import cockcroft_gault, daily_amount
-from .knowledge import Ingredient, KnowledgeBase
-from .model import SEVERITIES, CheckRequest, CheckResult, DrugCandidate, DrugLine, Finding, markdown_text
+from .knowledge import Citation, Ingredient, KnowledgeBase
+from .model import SEVERITIES, CheckRequest, CheckResult, DrugCandidate, DrugLine, Evidence, Finding, markdown_text
 from .procedures import plan_json, plan_procedures
 from .rulebook import Rulebook
 from .stopping import planned_reminders
@@ -32,6 +32,7 @@ BURDENS = {"sedation": "sedation", "constipation": "constipation", "anticholiner
            "cnsActive": "cns_active"}
 # categories said whatever is ordered: what could not be read, what time has made due, what a planned procedure needs
 ALWAYS_SAID = ("unresolved", "stopping_rule", "procedure")
+_SEVERITY_RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}  # the order findings are listed in
 
 
 # ------------------------------------------------------------------------------------------------ the check
@@ -45,6 +46,8 @@ class Engine:
         # Effect grades depend only on the ingredient and the classes it acts as, and the knowledge base does not
         # change under an engine: each pair is graded once, not on every line of every check.
         self._grades: dict[tuple[str, tuple[str, ...]], Mapping[str, int]] = {}
+        self._evidence: dict[Citation, Evidence] = {}  # each citation made finding evidence once (CheckContext)
+        self._acting_memo: dict[tuple[str, bool], tuple[tuple[str, ...], bool, Mapping[str, int], frozenset[str]]] = {}
 
     def context(self, request: CheckRequest) -> CheckContext:
         """Everything the rules read: resolved lines, exposures, and the derived values."""
@@ -55,7 +58,7 @@ class Engine:
         exposures, superseded, everything = self._exposures(request, resolutions)
         context = CheckContext(request, self.kb, self.rulebook, resolutions, exposures, derived, superseded,
                                everything, self.resolver,
-                               {ref: source for ref, (_, source) in identified.items() if source})
+                               {ref: source for ref, (_, source) in identified.items() if source}, self._evidence)
         self._drug_values(context)
         return context
 
@@ -77,14 +80,14 @@ class Engine:
         if ordered_refs:  # about the order; what could not be read, what time has made due, and the holds a
             # planned procedure needs are always said
             findings = [f for f in findings if f.category in ALWAYS_SAID or not f.lines
-                        or ordered_refs.intersection(f.lines)]
+                        or not ordered_refs.isdisjoint(f.lines)]
         noted = [line for line in lines if line.notes]  # usually none: then no finding needs looking at
         if noted:
             findings = [_with_reading_notes(f, noted) for f in findings]
-        findings.sort(key=lambda f: (SEVERITIES.index(f.severity), f.category, f.code, f.drugs))
+        findings.sort(key=lambda f: (_SEVERITY_RANK[f.severity], f.category, f.code, f.drugs))
         derived["conditions"] = sorted(derived["conditions"])
         derived.pop("unknownConditions")
-        reminders = planned_reminders(context, self.rulebook.stopping)
+        reminders = planned_reminders(context)
         return CheckResult(request.as_of, derived, findings,
                            [self._resolved_json(line, resolutions[line.ref], context.resolved_from.get(line.ref))
                             for line in lines], reminders)
@@ -137,6 +140,9 @@ class Engine:
             resolution = resolutions[line.ref]
             if resolution.resolved:
                 per_line[line.ref] = self._line_exposures(line, resolution)
+        everything = [e for found in per_line.values() for e in found]
+        if not request.patient.medications:  # nothing an order could continue
+            return list(everything), [], everything  # (two lists, as below: the context holds both)
 
         def signature(ref: str) -> tuple:
             return tuple(sorted((e.name, e.route) for e in per_line.get(ref, [])))
@@ -145,7 +151,6 @@ class Engine:
         superseded = [line for line in request.patient.medications
                       if per_line.get(line.ref) and signature(line.ref) in ordered]
         skip = {line.ref for line in superseded}
-        everything = [e for found in per_line.values() for e in found]
         return [e for e in everything if e.line.ref not in skip], superseded, everything
 
     def _line_exposures(self, line: DrugLine, resolution: Resolution) -> list[Exposure]:
@@ -158,9 +163,7 @@ class Engine:
         for resolved in known:
             ingredient = self.kb.ingredients[resolved.name]
             this_route = route or (ingredient.routes[0] if ingredient.routes else "oral")
-            topical = this_route in TOPICAL_ROUTES
-            classes = ingredient.topical_classes if topical and ingredient.topical_classes else ingredient.classes
-            systemic = any(self.kb.classes[c].systemic for c in classes)
+            classes, systemic, effects, class_set = self._acting(ingredient, this_route in TOPICAL_ROUTES)
             strength = resolved.strength
             daily, unit_or_reason = daily_amount(line.dose, line.frequency, line.prn, line.max_daily_dose,
                                                  strength.value if strength else None,
@@ -170,21 +173,34 @@ class Engine:
             salt = _stated_salt(ingredient, strength, line) if daily_unit == "mg" else None
             if salt is not None:  # maxima are written for the ingredient: 550 mg naproxen sodium is 500 mg naproxen
                 daily *= ingredient.salt_equivalents[salt].base_per_salt
-            effects = self._effects(ingredient, classes)
             for dependent in ingredient.dose_dependent_classes:  # drugdata: aspirin is an NSAID above 325 mg/day
                 if daily is None or daily_unit != "mg" or daily <= dependent.above_mg_per_day:
                     classes = tuple(c for c in classes if c not in dependent.classes)
-                    effects = self._effects(ingredient, classes)
+                    effects, class_set = self._effects(ingredient, classes), frozenset(classes)
             # Extended-release / long-acting as CDC 2022 (Recommendation 3) and the FDA ER/LA opioid analgesic REMS
             # use the words: an extended-release product, methadone, or a transdermal opioid system, whatever the text
             # names ("fentanyl patch" with no strength matches no product; no immediate-release transdermal opioid
             # exists, and drugdata/dose_forms.yaml reads every "transdermal system" as extended release).
             long_acting = ingredient.name == "methadone" or (this_route == "transdermal" and "opioid" in classes)
             exposures.append(Exposure(
-                line=line, ingredient=ingredient, classes=frozenset(classes), effects=effects, systemic=systemic,
+                line=line, ingredient=ingredient, classes=class_set, effects=effects, systemic=systemic,
                 route=this_route, extended_release=resolution.extended_release or long_acting,
                 daily=daily, daily_unit=daily_unit, not_computable=reason, line_ingredients=names, salt=salt))
         return exposures
+
+    def _acting(self, ingredient: Ingredient, topical: bool
+                ) -> tuple[tuple[str, ...], bool, Mapping[str, int], frozenset[str]]:
+        """What the ingredient acts as by this kind of route: its classes (on the skin its topical ones, where it has
+        any), whether any acts systemically, its effect grades and the classes as a set. Worked out once per
+        ingredient and kind of route, not on every line of every check (the knowledge base does not change)."""
+        key = (ingredient.name, topical)
+        acting = self._acting_memo.get(key)
+        if acting is None:
+            classes = ingredient.topical_classes if topical and ingredient.topical_classes else ingredient.classes
+            systemic = any(self.kb.classes[c].systemic for c in classes)
+            acting = self._acting_memo[key] = (classes, systemic, self._effects(ingredient, classes),
+                                               frozenset(classes))
+        return acting
 
     def _effects(self, ingredient: Ingredient, classes: Iterable[str]) -> Mapping[str, int]:
         """Effect grades for the classes the drug acts as here (read-only: shared by every check that asks)."""
@@ -214,7 +230,10 @@ class Engine:
         contributions: dict[str, dict] = {}
         burden = {key: 0 for key in BURDENS}
         for exposure in context.exposures:
-            entry = contributions.setdefault(exposure.line.ref, {"line": exposure.line.ref, "ingredients": []})
+            ref = exposure.line.ref
+            entry = contributions.get(ref)
+            if entry is None:
+                entry = contributions[ref] = {"line": ref, "ingredients": []}
             share: dict = {"name": exposure.name, "route": exposure.route,
                            "dailyAmount": ({"value": round(exposure.daily, 2), "unit": exposure.daily_unit}
                                            if exposure.daily is not None else None)}
@@ -225,13 +244,17 @@ class Engine:
             if exposure.name == "acetaminophen" and exposure.daily is not None and exposure.daily_unit == "mg":
                 share["acetaminophenMgPerDay"] = round(exposure.daily, 1)
                 apap_total += exposure.daily
-            points = {key: exposure.grade(effect) for key, effect in BURDENS.items() if exposure.grade(effect)}
-            if points:
-                share["burden"] = points
+            grades = exposure.effects  # (read directly, not through Exposure.grade: 8 look-ups a line)
+            if grades:
+                points = {key: grades[effect] for key, effect in BURDENS.items() if grades.get(effect)}
+                if points:
+                    share["burden"] = points
             entry["ingredients"].append(share)
-        for exposure in context.distinct(context.exposures):  # a drug on two lines loads the patient once
-            for key, effect in BURDENS.items():
-                burden[key] += exposure.grade(effect)
+        for exposure in context.distinct_exposures():  # a drug on two lines loads the patient once
+            grades = exposure.effects
+            if grades:
+                for key, effect in BURDENS.items():
+                    burden[key] += grades.get(effect, 0)
         apap_max = acetaminophen_ceiling(context)
         derived.update({
             "mmePerDay": round(mme_total, 1),

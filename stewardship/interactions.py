@@ -140,6 +140,9 @@ class Interaction:
     sources: tuple[Citation, ...]
     # `objects` by ingredient (the first fact for a name): every check asks about each of its drugs
     _objects_by_name: dict[str, Fact] = field(init=False, repr=False, compare=False)
+    # perpetrator_fact's answers by ingredient and its classes, filled as checks ask (the row does not change)
+    _perpetrators: dict[tuple[str, tuple[str, ...]], Fact | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_name: dict[str, Fact] = {}
@@ -148,6 +151,12 @@ class Interaction:
         object.__setattr__(self, "_objects_by_name", by_name)  # frozen: set as dataclasses' own __init__ does
 
     def perpetrator_fact(self, ingredient: Ingredient) -> Fact | None:
+        key = (ingredient.name, ingredient.classes)
+        if key not in self._perpetrators:
+            self._perpetrators[key] = self._perpetrator_fact(ingredient)
+        return self._perpetrators[key]
+
+    def _perpetrator_fact(self, ingredient: Ingredient) -> Fact | None:
         for fact in self.perpetrator_facts:
             if fact.ingredient == ingredient.name:
                 return fact

@@ -27,7 +27,7 @@ from .knowledge import (
     SourceSchema,
     load_checked,
 )
-from .model import CATEGORIES, CONDITIONS, SEVERITIES
+from .model import CATEGORIES, CONDITIONS, SEVERITIES, Evidence
 from .review_priority import ReviewPriority, load_review_priority
 from .stopping import StoppingBook, load_stopping_book
 
@@ -81,6 +81,12 @@ class Rule:
     then: str
     sources: tuple[Citation, ...]
     case_sources: Mapping[str, tuple[Citation, ...]] = field(default_factory=dict)
+    # What most findings cite: the rule's own sources, once each (as CheckContext.finding drops repeats)
+    evidence: tuple[Evidence, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        evidence = tuple(dict.fromkeys(Evidence(c.text, c.url) for c in self.sources))
+        object.__setattr__(self, "evidence", evidence)  # frozen: set as dataclasses' own __init__ does
 
     def severity_for(self, case: str | None = None) -> str:
         if self.severity is None or isinstance(self.severity, str):  # (a str test: Mapping's is an ABC walk)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -66,10 +66,16 @@ class StoppingBook:
     benefit: str
     min_pain_reduction: float
     benefit_sources: tuple[Citation, ...]
+    # rule_for's answers: the book does not change, and each check asks once per systemic drug
+    _rule_memo: dict[tuple[frozenset[str], str | None], StoppingRule | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     def rule_for(self, classes: Iterable[str], pain_type: str | None) -> StoppingRule | None:
-        classes = frozenset(classes)  # once for all the rules (an exposure's classes are one already)
-        return next((r for r in self.rules if r.applies_to(classes, pain_type)), None)
+        classes = frozenset(classes)  # (an exposure's classes are one already)
+        key = (classes, pain_type)
+        if key not in self._rule_memo:
+            self._rule_memo[key] = next((r for r in self.rules if r.applies_to(classes, pain_type)), None)
+        return self._rule_memo[key]
 
     def taper_for(self, ingredient: Ingredient) -> Taper | None:
         """config/'s taper for the ingredient, else for one of its classes, else drugdata's own."""
@@ -178,19 +184,22 @@ def courses(ctx: "CheckContext", book: StoppingBook) -> list[Course]:
         for name in result:
             outcomes_by_drug.setdefault(name, []).append(outcome)
     superseded = {line.ref for line in ctx.superseded}
-    for exposure in sorted(ctx.exposures, key=lambda e: not e.ordered):  # an order before the list it updates
+    as_of, pain_type = ctx.request.as_of, ctx.patient.pain_type
+    ordered = [e for e in ctx.exposures if e.ordered]
+    listed = [e for e in ctx.exposures if not e.ordered]
+    for exposure in ordered + listed:  # an order before the list it updates
         if not exposure.systemic or exposure.name in found:
             continue
         if not exposure.ordered and exposure.line.start_date is None:
             continue
-        rule = book.rule_for(exposure.classes, ctx.patient.pain_type)
+        rule = book.rule_for(exposure.classes, pain_type)
         if rule is None:
             continue
         if not exposure.ordered and \
-                (ctx.request.as_of - exposure.line.start_date).days > rule.decision_days + rule.re_review_days:
+                (as_of - exposure.line.start_date).days > rule.decision_days + rule.re_review_days:
             continue
         previous = [e for e in ctx.all_exposures if e.line.current and e.name == exposure.name
-                    and e.line.ref in superseded]
+                    and e.line.ref in superseded] if superseded else []  # (no continuation: nothing it continues)
         starts = [e.line.start_date for e in previous if e.line.start_date] + \
             ([exposure.line.start_date] if exposure.line.start_date else [])
         if previous:
@@ -205,12 +214,14 @@ def courses(ctx: "CheckContext", book: StoppingBook) -> list[Course]:
     return list(found.values())
 
 
-def planned_reminders(ctx: "CheckContext", book: StoppingBook) -> list[dict[str, Any]]:
-    """The review and stop-or-taper reminders this check schedules (stored idempotently by the service)."""
+def planned_reminders(ctx: "CheckContext") -> list[dict[str, Any]]:
+    """The review and stop-or-taper reminders this check schedules (stored idempotently by the service), under the
+    check's own stopping rules."""
     if not ctx.patient.id:
         return []
+    book = ctx.rulebook.stopping
     planned = []
-    for course in courses(ctx, book):
+    for course in ctx.stopping_courses:
         if course.start is None:
             continue
         name, rule = course.exposure.name, course.rule

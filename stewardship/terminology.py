@@ -84,12 +84,15 @@ class Resolution:
 
     @property
     def unknown_ingredients(self) -> tuple[ResolvedIngredient, ...]:
-        return tuple(i for i in self.ingredients if not i.known)
+        return tuple([i for i in self.ingredients if not i.known])
 
     @property
     def assessed(self) -> bool:
         """At least one ingredient is one the knowledge base has facts for, so the rules check something."""
-        return any(i.known for i in self.ingredients)
+        for ingredient in self.ingredients:  # (a loop, not any() over a generator: asked for every line, twice)
+            if ingredient.known:
+                return True
+        return False
 
 
 @dataclass(frozen=True)

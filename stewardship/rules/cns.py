@@ -16,7 +16,7 @@ _OPIOID_PAIRS = {  # rule key -> the class that, with an opioid, makes the pair
 
 
 def _opioids(ctx: CheckContext) -> list[Exposure]:
-    return ctx.distinct(ctx.with_class("opioid"))
+    return ctx.distinct_with_class("opioid")
 
 
 def _naloxone_fix(ctx: CheckContext) -> list[dict]:
@@ -38,8 +38,8 @@ def _triple(ctx: CheckContext) -> bool:
 def triple_threat(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     if not _triple(ctx):
         return
-    involved = _opioids(ctx) + ctx.distinct(ctx.with_class("benzodiazepine")) + \
-        ctx.distinct(ctx.with_class("skeletal_muscle_relaxant"))
+    involved = _opioids(ctx) + ctx.distinct_with_class("benzodiazepine") + \
+        ctx.distinct_with_class("skeletal_muscle_relaxant")
     yield ctx.finding(spec, exposures=involved,
                       summary=f"Opioid + benzodiazepine + muscle relaxant: {names(involved)}",
                       detail=("The \"triple threat\": an opioid with a benzodiazepine and a skeletal muscle relaxant "
@@ -51,7 +51,7 @@ def triple_threat(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
 
 def _opioid_pair(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     klass = _OPIOID_PAIRS[spec.key]
-    opioids, partners = _opioids(ctx), ctx.distinct(ctx.with_class(klass))
+    opioids, partners = _opioids(ctx), ctx.distinct_with_class(klass)
     if not opioids or not partners:
         return
     if klass != "gabapentinoid" and _triple(ctx):

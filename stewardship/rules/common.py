@@ -40,9 +40,10 @@ def release_of(exposure: Exposure) -> str:
 def applies(limit: MaxDailyDose | object, exposure: Exposure) -> bool:
     """Whether a dose limit or band written for a route and release fits this exposure."""
     route = getattr(limit, "route", None)
+    if route is not None and route != exposure.route and not (route == "oral" and exposure.route is None):
+        return False
     release = getattr(limit, "release", "any")
-    route_fits = route is None or route == exposure.route or (route == "oral" and exposure.route is None)
-    return route_fits and release in ("any", release_of(exposure))
+    return release == "any" or release == release_of(exposure)
 
 
 def amount_text(amount: Amount) -> str:
@@ -52,4 +53,8 @@ def amount_text(amount: Amount) -> str:
 def suggestion(label: str, action: str, **fields: object) -> dict:
     """A structured suggestion: `action` is one of substitute, reduce_dose, add_drug, stop, taper,
     offer_naloxone, monitor, review (the CDS Hooks side turns the concrete ones into FHIR actions)."""
-    return {"label": label, "action": action, **{k: v for k, v in fields.items() if v is not None}}
+    found: dict = {"label": label, "action": action}
+    for key, value in fields.items():  # (a loop, not a merged comprehension: some 25 suggestions a check)
+        if value is not None:
+            found[key] = value
+    return found

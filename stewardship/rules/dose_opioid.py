@@ -203,7 +203,7 @@ def _mme_lines(ctx: CheckContext) -> str:
 
 
 def _opioid_exposures(ctx: CheckContext) -> list[Exposure]:
-    return [e for e in ctx.exposures if e.has("opioid") and e.systemic]
+    return ctx.with_class("opioid")  # the systemic ones, in line order
 
 
 def _naloxone_suggestions(ctx: CheckContext) -> list[dict]:
@@ -273,7 +273,7 @@ def naloxone(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
                 if ctx.has_condition(condition)]
     if not reasons:
         return
-    yield ctx.finding(spec, exposures=ctx.distinct(opioids),
+    yield ctx.finding(spec, exposures=ctx.distinct_with_class("opioid"),
                       summary=f"Offer naloxone: {', '.join(reasons)}",
                       detail=(f"Overdose risk factors: {', '.join(reasons)}. CDC 2022 recommends offering naloxone "
                               "when such factors are present."),
@@ -318,7 +318,7 @@ def acute_duration(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     if ctx.patient.pain_type != "acute":
         return
     longest = spec.thresholds["max_days"]
-    for exposure in ctx.distinct(_opioid_exposures(ctx)):
+    for exposure in ctx.distinct_with_class("opioid"):
         days = exposure.line.duration_days
         if exposure.ordered and days is not None and days > longest:
             yield ctx.finding(spec, exposures=[exposure],

@@ -20,7 +20,7 @@ def _keep_one(exposures: list[Exposure]) -> list[dict]:
 @rule("duplication.same_class")
 def same_class(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     for klass in spec.classes:
-        members = ctx.distinct(ctx.with_class(klass))
+        members = ctx.distinct_with_class(klass)
         if len(members) >= 2:
             label = ctx.kb.classes[klass].label
             yield ctx.finding(spec, code=f"duplication.{klass}", exposures=members,
@@ -28,7 +28,7 @@ def same_class(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
                               detail=(f"{names(members)} are both {label.lower()}s: the same effects and risks "
                                       "without added benefit."),
                               suggestions=_keep_one(members), sources=spec.sources_for(klass))
-    opioids = ctx.distinct(ctx.with_class("opioid"))
+    opioids = ctx.distinct_with_class("opioid")
     for extended, kind, code in ((False, "immediate-release", "opioid_ir"), (True, "ER/LA", "opioid_er_la")):
         same_kind = [e for e in opioids if e.extended_release == extended]
         if len(same_kind) >= 2:

@@ -81,7 +81,7 @@ def drug_disease_table(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     for entry in ctx.rulebook.drug_disease:
         if not entry.enabled or not ctx.has_condition(entry.condition):
             continue
-        for exposure in ctx.distinct(ctx.exposures):
+        for exposure in ctx.distinct_exposures():
             if not _matches(ctx, entry.match, exposure):
                 continue
             weeks = ctx.patient.gestational_weeks

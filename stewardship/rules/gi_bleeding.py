@@ -10,7 +10,7 @@ from .common import gastroprotected, mg, names, suggestion
 
 
 def _nsaids(ctx: CheckContext) -> list[Exposure]:
-    return ctx.distinct(ctx.with_class("nsaid"))
+    return ctx.distinct_with_class("nsaid")
 
 
 def _add_ppi() -> dict:
@@ -106,12 +106,12 @@ def nsaid_older_adult(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
 
 # ---------------------------------------------------------------------------------------------------- bleeding
 def _anticoagulants(ctx: CheckContext) -> list[Exposure]:
-    return ctx.distinct(ctx.with_class("anticoagulant"))
+    return ctx.distinct_with_class("anticoagulant")
 
 
 def _antiplatelets(ctx: CheckContext) -> list[Exposure]:
     """Antiplatelets that are not also acting as NSAIDs (aspirin above 325 mg/day goes through the NSAID rules)."""
-    return [e for e in ctx.distinct(ctx.with_class("antiplatelet")) if not e.has("nsaid")]
+    return [e for e in ctx.distinct_with_class("antiplatelet") if not e.has("nsaid")]
 
 
 def _serotonergic_antidepressants(ctx: CheckContext) -> list[Exposure]:

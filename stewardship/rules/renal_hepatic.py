@@ -65,8 +65,11 @@ def _covering_bands(ctx: CheckContext, exposure: Exposure) -> list[RenalBand]:
 
 @rule("renal.band")
 def renal_band(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
-    if ctx.crcl is None and not ctx.has_condition("dialysis"):
+    on_dialysis = ctx.has_condition("dialysis")
+    if ctx.crcl is None and not on_dialysis:
         return
+    # the patient's kidney function in words: the same for every drug (and known here: a CrCl, or dialysis)
+    where, detail_head = _renal_words(ctx), f"{_basis_detail(ctx)}\n\n"
     for exposure in ctx.distinct_systemic():
         covering = _covering_bands(ctx, exposure)
         if not covering:
@@ -74,9 +77,6 @@ def renal_band(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
         action = min((b.action for b in covering), key=_ACTION_ORDER.get)
         bands = [b for b in covering if b.action == action]
         group = "nsaid" if exposure.has("nsaid") else exposure.name.replace(" ", "_")
-        where = _renal_words(ctx)
-        notes = "\n".join(f"- {b.label}: {b.note or b.action} ({b.source.text}){unverified_note(b)}" for b in bands)
-        detail_head = f"{_basis_detail(ctx)}\n\n"
         if action == "reduce":
             limits = [b.max_daily_dose for b in bands if b.max_daily_dose and b.max_daily_dose.unit == "mg"]
             total, complete = ctx.total_daily(exposure.name)
@@ -102,11 +102,12 @@ def renal_band(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
         elif action == "avoid":
             edges = "; ".join(dict.fromkeys(b.label for b in bands))  # the band that fired, as drugdata writes it
             summary = f"Avoid {exposure.name}: {where}" + (f" (band: {edges})" if ctx.crcl is not None
-                                                            and not ctx.has_condition("dialysis") else "")
+                                                            and not on_dialysis else "")
             fix = [_alternative(ctx, exposure)]
         else:
             summary = f"Use {exposure.name} with caution: {where}"
             fix = []
+        notes = "\n".join(f"- {b.label}: {b.note or b.action} ({b.source.text}){unverified_note(b)}" for b in bands)
         yield ctx.finding(spec, code=f"renal.{group}.{action}", severity=spec.severity_for(action),
                           exposures=[exposure], summary=summary, detail=detail_head + notes,
                           citations=[b.source for b in bands], suggestions=fix)
@@ -220,11 +221,11 @@ def hepatic_max_dose(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
 def nsaid_ras(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     """An NSAID with an ACE inhibitor or ARB in the patients the NSAID and ACE-inhibitor labels name: on a diuretic
     (volume depletion; the "triple whammy") a warning, elderly or with impaired kidneys a note."""
-    nsaids = ctx.distinct(ctx.with_class("nsaid"))
+    nsaids = ctx.distinct_with_class("nsaid")
     blockers = ctx.distinct(ctx.with_class("ace_inhibitor") + ctx.with_class("arb"))
     if not nsaids or not blockers:
         return
-    diuretics = ctx.distinct(ctx.with_class("diuretic"))
+    diuretics = ctx.distinct_with_class("diuretic")
     risks = []
     if ctx.age is not None and ctx.age >= spec.thresholds["min_age"]:
         risks.append(f"age {ctx.age}")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from ..context import CheckContext, rule
 from ..model import Finding
 from ..rulebook import Rule
-from ..stopping import Course, courses, helped, pain_change, taper_steps
+from ..stopping import Course, helped, pain_change, taper_steps
 from .common import mg, suggestion
 
 
@@ -43,7 +43,7 @@ def _subtherapeutic(course: Course) -> str | None:
 def stopping_course(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     book = ctx.rulebook.stopping
     as_of = ctx.request.as_of
-    for course in courses(ctx, book):
+    for course in ctx.stopping_courses:
         exposure, rule_ = course.exposure, course.rule
         name = exposure.name
         citations = list(rule_.sources) + list(book.benefit_sources)
