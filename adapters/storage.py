@@ -234,6 +234,8 @@ idempotency_keys = Table(
 # compute its cache key each time, which cost more than SQLite took to run it (make bench, issue 15 item 8).
 _TOKEN = select(api_tokens).where(api_tokens.c.token_id == bindparam("token_id"))
 _USER = select(users).where(users.c.name == bindparam("name"))
+_TOKEN_HOLDER = select(api_tokens, users.c.name, users.c.role, users.c.password_hash, users.c.disabled_at) \
+    .join(users, users.c.name == api_tokens.c.user_name).where(api_tokens.c.token_id == bindparam("token_id"))
 _OUTCOMES = select(patient_outcomes).where(patient_outcomes.c.patient_ref == bindparam("patient_ref")) \
     .order_by(patient_outcomes.c.date)
 _COURSE_REMINDERS = select(reminders).where(reminders.c.patient_ref == bindparam("patient_ref"),
@@ -265,6 +267,10 @@ def _now() -> dt.datetime:
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
     # SQLite hands back naive datetimes; every time stored here is UTC
     return value.replace(tzinfo=dt.timezone.utc) if value is not None and value.tzinfo is None else value
+
+
+def _user(row) -> User:  # noqa: ANN001 - a SQLAlchemy row mapping
+    return User(row["name"], row["role"], row["password_hash"], row["disabled_at"] is not None)
 
 
 def _issued_token(row) -> IssuedToken:  # noqa: ANN001 - a SQLAlchemy row mapping
@@ -378,7 +384,7 @@ class SqlStore:
     def get_user(self, name: str) -> User | None:
         with self.engine.connect() as connection:
             row = connection.execute(_USER, {"name": name}).mappings().first()
-        return User(row["name"], row["role"], row["password_hash"], row["disabled_at"] is not None) if row else None
+        return _user(row) if row else None
 
     def set_user_disabled(self, name: str, disabled: bool) -> None:
         """Disabling also ends the user's web sessions and revokes its tokens, in the same transaction."""
@@ -777,6 +783,12 @@ class SqlStore:
                                                       "since": since}).scalars().all()
         # SQLite hands back naive datetimes; every time stored here is UTC
         return [at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc) for at in rows]
+
+    def token_holder(self, token_id: str) -> tuple[IssuedToken, User] | None:
+        """The token and the user it belongs to."""
+        with self.engine.connect() as connection:
+            row = connection.execute(_TOKEN_HOLDER, {"token_id": token_id}).mappings().first()
+        return (_issued_token(row), _user(row)) if row else None
 
     def get_token(self, token_id: str) -> IssuedToken | None:
         with self.engine.connect() as connection:

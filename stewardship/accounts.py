@@ -57,6 +57,7 @@ class AccountStore(Protocol):
     def set_user_disabled(self, name: str, disabled: bool) -> None: ...
     def add_token(self, token: IssuedToken) -> None: ...
     def get_token(self, token_id: str) -> IssuedToken | None: ...
+    def token_holder(self, token_id: str) -> tuple[IssuedToken, User] | None: ...
     def list_tokens(self, user_name: str) -> list[IssuedToken]: ...
     def revoke_tokens(self, user_name: str, token_id: str | None = None) -> int: ...
     def end_web_sessions(self, user_name: str) -> int: ...
@@ -179,9 +180,10 @@ def authenticate_token(store: AccountStore, presented: str) -> User | None:
     token_id, _, secret = rest.partition("_")
     if prefix != TOKEN_PREFIX or not token_id or not secret:
         return None
-    issued = store.get_token(token_id)
-    if issued is None or not hmac.compare_digest(issued.secret_hash, _secret_hash(secret)) \
-            or not issued.usable(_now()):
+    found = store.token_holder(token_id)  # the token and its user in one look-up: every API call makes it
+    if found is None:
         return None
-    user = store.get_user(issued.user_name)
-    return user if user is not None and not user.disabled else None
+    issued, user = found
+    if not hmac.compare_digest(issued.secret_hash, _secret_hash(secret)) or not issued.usable(_now()):
+        return None
+    return None if user.disabled else user
