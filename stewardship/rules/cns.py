@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from ..context import CheckContext, Exposure, rule
 from ..model import Finding
 from ..rulebook import Rule
-from .common import names, suggestion
+from .common import course_reaches, names, suggestion
 
 _OPIOID_PAIRS = {  # rule key -> the class that, with an opioid, makes the pair
     "sedation.opioid_benzodiazepine": "benzodiazepine",
@@ -150,17 +150,44 @@ def stacked_sedation(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
 
 
 # ------------------------------------------------------------------------------------------------ constipation
+def _laxatives(ctx: CheckContext) -> list[Exposure]:
+    """The laxatives that make a bowel regimen: a stool softener alone does not (CDC 2022, Recommendations 1 and 2:
+    "Stool softeners or fiber laxatives without another laxative should be avoided")."""
+    return [e for e in ctx.with_class("bowel_regimen") if not e.has("stool_softener")]
+
+
+def _bowel_regimen_case(ctx: CheckContext, spec: Rule, opioids: list[Exposure]) -> str | None:
+    """How strongly CDC 2022 asks for a bowel regimen here: in older adults always (Recommendation 8), at any age
+    when the opioid is taken regularly (Recommendation 2: "usually needed"), and when it is used for more than a
+    few days (Recommendation 1: "might be needed"); a course of a few days or less in a younger adult is quiet."""
+    few_days = spec.thresholds["few_days"]
+    short = all(e.line.duration_days is not None and e.line.duration_days <= few_days for e in opioids)
+    if ctx.age is not None and ctx.age >= spec.thresholds["min_age"]:
+        return "short_course" if short else "older_adult"
+    # taken regularly: scheduled (not as needed) with no end given, or for the regular-use days or more
+    if any(not e.line.prn and (e.line.duration_days is None
+                               or course_reaches(ctx, e, spec.thresholds["regular_use_days"]))
+           for e in opioids):
+        return "regular_use"
+    return None if short else "beyond_few_days"
+
+
 @rule("constipation.opioid_without_bowel_regimen")
 def opioid_without_bowel_regimen(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     opioids = [e for e in _opioids(ctx) if e.grade("constipation") >= 2]
-    if not opioids or ctx.with_class("bowel_regimen"):
+    if not opioids or _laxatives(ctx):
         return
-    durations = [e.line.duration_days for e in opioids]
-    short = all(d is not None and d <= spec.thresholds["short_course_days"] for d in durations)
-    yield ctx.finding(spec, severity=spec.severity_for("short_course" if short else "default"), exposures=opioids,
+    case = _bowel_regimen_case(ctx, spec, opioids)
+    if case is None:
+        return
+    softeners = ctx.with_class("stool_softener")
+    yield ctx.finding(spec, severity=spec.severity_for(case), exposures=opioids,
                       summary=f"{names(opioids)} without a bowel regimen",
                       detail=("Opioids cause constipation that does not wane with time; start a laxative with the "
-                              "opioid (a stimulant such as senna, or polyethylene glycol 3350)."),
+                              "opioid (a stimulant such as senna, or polyethylene glycol 3350)."
+                              + (f" {names(softeners)} alone is not enough: a stool softener without another "
+                                 "laxative should be avoided." if softeners else "")),
+                      sources=spec.sources_for(case) + (spec.sources_for("stool_softener_alone") if softeners else ()),
                       suggestions=[_laxative()])
 
 
@@ -172,8 +199,9 @@ def stacked_constipation(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
         return
     total = sum(e.grade("constipation") for e in constipating)
     reason = " with chronic constipation" if chronic else ""
-    has_regimen = bool(ctx.with_class("bowel_regimen"))
-    yield ctx.finding(spec, exposures=constipating,
+    has_regimen = bool(_laxatives(ctx))
+    older = ctx.age is not None and ctx.age >= spec.thresholds["min_age"]  # whom its sources speak of
+    yield ctx.finding(spec, severity=spec.severity_for("older_adult" if older else "younger"), exposures=constipating,
                       summary=f"Constipation burden {total}{reason}: {names(constipating)}",
                       detail=("Constipating effects add up: " + ", ".join(f"{e.name} {e.grade('constipation')}"
                                                                        for e in constipating)

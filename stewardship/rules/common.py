@@ -18,6 +18,18 @@ def mg(value: float) -> str:
     return f"{value:,.0f} mg" if value >= 10 else f"{value:g} mg"
 
 
+def course_reaches(ctx: CheckContext, exposure: Exposure, day: int) -> bool | None:
+    """Whether the course reaches its `day`-th day (day 1 is the start): yes once the patient is there or the order
+    runs that long, no when the order ends before, None when neither start nor duration says."""
+    line = exposure.line
+    start = line.start_date or (None if line.current else ctx.request.as_of)
+    if start is not None and (ctx.request.as_of - start).days + 1 >= day:
+        return True
+    if line.duration_days is not None:
+        return line.duration_days >= day
+    return None
+
+
 GASTROPROTECTION = ("ppi", "gastroprotective_prostaglandin")
 
 

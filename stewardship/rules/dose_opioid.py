@@ -9,7 +9,7 @@ from ..knowledge import MaxDailyDose
 from ..model import Finding
 from ..rulebook import Rule
 from ..units import convert
-from .common import amount_text, applies, mg, names, suggestion
+from .common import amount_text, applies, course_reaches, mg, names, suggestion
 
 _SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 
@@ -41,18 +41,6 @@ def _ceiling(limit: MaxDailyDose, exposure: Exposure) -> float:
     return limit.amount.value * exposure.ingredient.salt_equivalents[limit.basis].base_per_salt
 
 
-def _course_reaches(ctx: CheckContext, exposure: Exposure, day: int) -> bool | None:
-    """Whether the course reaches its `day`-th day (day 1 is the start): yes once the patient is there or the order
-    runs that long, no when the order ends before, None when neither start nor duration says."""
-    line = exposure.line
-    start = line.start_date or (None if line.current else ctx.request.as_of)
-    if start is not None and (ctx.request.as_of - start).days + 1 >= day:
-        return True
-    if line.duration_days is not None:
-        return line.duration_days >= day
-    return None
-
-
 def _applies_to_patient(ctx: CheckContext, limit: MaxDailyDose) -> bool:
     if limit.population == "older_adult":
         return ctx.age is not None and ctx.age >= limit.min_age  # required for older_adult by the schema
@@ -76,7 +64,7 @@ def _over_limit(ctx: CheckContext, spec: Rule, populations: tuple[str, ...], wor
         for limit in _limits(exposure, populations):
             if not _applies_to_patient(ctx, limit):
                 continue
-            reaches = _course_reaches(ctx, exposure, limit.from_day) if limit.from_day else True
+            reaches = course_reaches(ctx, exposure, limit.from_day) if limit.from_day else True
             total, ceiling = _total_for(ctx, limit, exposure.name), _ceiling(limit, exposure)
             if reaches is False or total is None or total <= ceiling + 1e-9:
                 continue

@@ -1,4 +1,6 @@
 """Sedation, constipation, anticholinergic load, serotonin, QT, doses and opioid stewardship."""
+import datetime as dt
+
 import pytest
 
 from tests.unit.clinical import line, patient
@@ -45,25 +47,69 @@ def test_sedating_drugs_that_each_look_fine_stack_up(check):
 
 
 # ------------------------------------------------------------------------------------------------ constipation
-def test_opioid_without_a_bowel_regimen(check):
-    assert check(patient(**ADULT), line("oxycodone", 5, MG, "q6h")).severity(
-        "constipation.opioid_without_bowel_regimen") == "warning"
+BOWEL = "constipation.opioid_without_bowel_regimen"
+
+
+def test_a_scheduled_opioid_with_no_end_needs_a_bowel_regimen_at_any_age(check):
+    """CDC 2022 Recommendation 2: a prophylactic laxative is usually needed if opioids are taken regularly."""
+    assert check(patient(**ADULT), line("oxycodone", 5, MG, "q6h")).severity(BOWEL) == "warning"
+
+
+@pytest.mark.parametrize("days, severity", [(27, "info"), (28, "warning")])
+def test_a_scheduled_course_is_regular_use_from_28_days(check, days, severity):
+    assert check(patient(**ADULT), line("oxycodone", 5, MG, "q6h", days=days)).severity(BOWEL) == severity
+
+
+@pytest.mark.parametrize("days, started, severity", [(20, dt.date(2026, 11, 20), "info"),
+                                                     (60, dt.date(2026, 10, 15), "warning")])
+def test_a_current_scheduled_course_is_regular_use_when_it_runs_28_days(check, days, started, severity):
+    """A list review (no order): a 20-day course is more than a few days, a 60-day one is regular use."""
+    meds = (line("morphine", 15, MG, "BID", days=days, start=started),)
+    assert check(patient(**ADULT, meds=meds)).severity(BOWEL) == severity
+
+
+@pytest.mark.parametrize("days, severity", [(3, None), (4, "info"), (None, "info")])
+def test_an_as_needed_course_in_a_younger_adult_gets_at_most_a_note(check, days, severity):
+    """CDC 2022 Recommendation 1: a laxative might be needed if opioids are used for more than a few days; a 5-day
+    PRN tramadol course at 35 is not a warning."""
+    outcome = check(patient(age=35, crcl=110), line("tramadol", 50, MG, "q6h", prn=True, days=days))
+    assert outcome.severity(BOWEL) == severity
+
+
+@pytest.mark.parametrize("age, severity", [(64, None), (65, "info")])
+def test_a_three_day_course_is_quiet_below_65_and_a_note_from_65(check, age, severity):
+    assert check(patient(age=age, crcl=90), line("oxycodone", 5, MG, "q6h", days=3)).severity(BOWEL) == severity
+
+
+@pytest.mark.parametrize("age, severity", [(64, "info"), (65, "warning")])
+def test_an_as_needed_week_of_opioid_is_a_warning_from_65(check, age, severity):
+    """CDC 2022 Recommendation 8: bowel regimens to prevent constipation among older adults."""
+    outcome = check(patient(age=age, crcl=90), line("oxycodone", 5, MG, "q6h", prn=True, days=7))
+    assert outcome.severity(BOWEL) == severity
 
 
 def test_opioid_with_senna_is_quiet_on_constipation(check):
     outcome = check(patient(**ADULT), line("oxycodone", 5, MG, "q6h"), line("senna", 8.6, MG, "qHS"))
-    assert "constipation.opioid_without_bowel_regimen" not in outcome.codes()
+    assert BOWEL not in outcome.codes()
 
 
-def test_a_three_day_opioid_course_gets_only_a_note_about_laxatives(check):
-    outcome = check(patient(**ADULT), line("oxycodone", 5, MG, "q6h", days=3))
-    assert outcome.severity("constipation.opioid_without_bowel_regimen") == "info"
+def test_a_stool_softener_alone_is_not_a_bowel_regimen(check):
+    """CDC 2022 Recommendations 1 and 2: stool softeners without another laxative should be avoided."""
+    outcome = check(patient(**ADULT), line("oxycodone", 5, MG, "q6h"), line("docusate", 100, MG, "BID"))
+    assert outcome.severity(BOWEL) == "warning"
+    finding = outcome.finding(BOWEL)
+    assert "docusate alone is not enough" in finding.detail
+    assert any("stool softeners or fiber laxatives" in e.citation for e in finding.evidence)
+    with_senna = check(patient(**ADULT), line("oxycodone", 5, MG, "q6h"), line("docusate", 100, MG, "BID"),
+                       line("senna", 8.6, MG, "qHS"))
+    assert BOWEL not in with_senna.codes()
 
 
-def test_stacked_constipation_from_an_opioid_and_a_tca(check):
-    outcome = check(patient(**ADULT), line("oxycodone", 5, MG, "q6h"), line("amitriptyline", 25, MG, "qHS"),
+@pytest.mark.parametrize("age, severity", [(64, "info"), (65, "warning")])
+def test_stacked_constipation_from_an_opioid_and_a_tca_is_a_warning_from_65(check, age, severity):
+    outcome = check(patient(age=age, crcl=90), line("oxycodone", 5, MG, "q6h"), line("amitriptyline", 25, MG, "qHS"),
                     line("polyethylene glycol 3350", 17000, MG, "daily"))
-    assert outcome.severity("constipation.stacked") == "warning"
+    assert outcome.severity("constipation.stacked") == severity
 
 
 # --------------------------------------------------------------------------------------------- anticholinergic
