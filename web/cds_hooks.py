@@ -33,6 +33,7 @@ from stewardship.model import markdown_text
 from stewardship.services import keep_check, run_check
 
 from .cds_cards import DraftOrder, build_cards, card_fingerprint, edge_card, fingerprint, group_findings
+from .checks import json_body
 from .errors import ApiError
 from .observability import OVERRIDES, count_findings
 from .schemas import load_or_400
@@ -193,9 +194,7 @@ def call_service(service_id: str):
         return "", 204
     service = _service(service_id)
     g.cds_issuer = _authenticate()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "validation_failed", "the body must be a JSON object", {"(body)": "expected JSON"})
+    body = json_body()
     call = load_or_400(_HOOK_REQUEST, body, "the hook request has invalid fields")
     if call["hook"] != service.hook:
         raise ApiError(400, "validation_failed", "wrong hook for this service",
@@ -466,9 +465,7 @@ def feedback(service_id: str):
         return "", 204
     _service(service_id)
     g.cds_issuer = _authenticate()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "validation_failed", "the body must be a JSON object", {"(body)": "expected JSON"})
+    body = json_body()
     items = load_or_400(_FEEDBACK, body, "the feedback has invalid fields")["feedback"]
     for code in current_app.extensions["store"].add_feedback(service_id, items, _issuer_name()):
         OVERRIDES.labels(code).inc()
