@@ -46,7 +46,10 @@ LOINC = "http://loinc.org"
 CREATININE_CODES = ("2160-0", "38483-4")
 EGFR_CODES = ("33914-3", "62238-1", "98979-8", "48642-3", "48643-1")
 WEIGHT_CODES = ("29463-7",)
-# Condition.verificationStatus codes (FHIR condition-ver-status) that make a record no condition at all.
+# Condition.verificationStatus codes (FHIR condition-ver-status) that make a record no condition at all. Unconfirmed,
+# provisional and differential diagnoses count, as the HL7 CQL authoring patterns for QI-Core 6 read positive evidence
+# of a condition ("Verified Conditions": exclude refuted and entered-in-error; cqframework CQL-Formatting-and-Usage-
+# Wiki, Authoring Patterns QICore v6.0.0, updated 2025-06-10): a drug-disease check errs towards the warning.
 NOT_A_CONDITION = frozenset({"refuted", "entered-in-error"})
 
 
