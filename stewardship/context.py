@@ -94,6 +94,11 @@ class CheckContext:
     def age(self) -> int | None:
         return self.derived.get("ageYears")
 
+    def aged(self, years: float) -> bool:
+        """Whether the patient is known to be `years` old or more (an unknown age is never an older adult)."""
+        age = self.age
+        return age is not None and age >= years
+
     @property
     def conditions(self) -> frozenset[str]:
         """Condition keywords that count: current ones, and history where history is the point (an ulcer, a fall, a

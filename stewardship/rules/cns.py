@@ -83,7 +83,7 @@ for _key in _OPIOID_PAIRS:
 
 @rule("sedation.cns_active_3plus")
 def cns_active_3plus(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
-    if ctx.age is None or ctx.age < spec.thresholds["min_age"]:
+    if not ctx.aged(spec.thresholds["min_age"]):
         return
     active = [e for e in ctx.distinct_systemic() if e.grade("cns_active")]
     if len(active) < spec.thresholds["min_drugs"]:
@@ -162,7 +162,7 @@ def _bowel_regimen_case(ctx: CheckContext, spec: Rule, opioids: list[Exposure]) 
     few days (Recommendation 1: "might be needed"); a course of a few days or less in a younger adult is quiet."""
     few_days = spec.thresholds["few_days"]
     short = all(e.line.duration_days is not None and e.line.duration_days <= few_days for e in opioids)
-    if ctx.age is not None and ctx.age >= spec.thresholds["min_age"]:
+    if ctx.aged(spec.thresholds["min_age"]):
         return "short_course" if short else "older_adult"
     # taken regularly: scheduled (not as needed) with no end given, or for the regular-use days or more
     if any(not e.line.prn and (e.line.duration_days is None
@@ -200,7 +200,7 @@ def stacked_constipation(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     total = sum(e.grade("constipation") for e in constipating)
     reason = " with chronic constipation" if chronic else ""
     has_regimen = bool(_laxatives(ctx))
-    older = ctx.age is not None and ctx.age >= spec.thresholds["min_age"]  # whom its sources speak of
+    older = ctx.aged(spec.thresholds["min_age"])  # whom its sources speak of
     yield ctx.finding(spec, severity=spec.severity_for("older_adult" if older else "younger"), exposures=constipating,
                       summary=f"Constipation burden {total}{reason}: {names(constipating)}",
                       detail=("Constipating effects add up: " + ", ".join(f"{e.name} {e.grade('constipation')}"
@@ -217,7 +217,7 @@ def acb_total(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     total = sum(e.grade("anticholinergic") for e in carriers)
     if total < spec.thresholds["min_total"]:
         return
-    vulnerable = (ctx.age is not None and ctx.age >= spec.thresholds["min_age"]) or ctx.has_condition("dementia")
+    vulnerable = ctx.aged(spec.thresholds["min_age"]) or ctx.has_condition("dementia")
     heaviest = max(carriers, key=lambda e: e.grade("anticholinergic"))
     who = "in an older adult or a patient with dementia" if vulnerable else "(the evidence is strongest in older adults)"
     yield ctx.finding(spec, severity=spec.severity_for("older_adult" if vulnerable else "younger"), exposures=carriers,

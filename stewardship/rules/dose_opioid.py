@@ -43,7 +43,7 @@ def _ceiling(limit: MaxDailyDose, exposure: Exposure) -> float:
 
 def _applies_to_patient(ctx: CheckContext, limit: MaxDailyDose) -> bool:
     if limit.population == "older_adult":
-        return ctx.age is not None and ctx.age >= limit.min_age  # required for older_adult by the schema
+        return ctx.aged(limit.min_age)  # required for older_adult by the schema
     if limit.population == "low_body_weight":
         return ctx.patient.weight_kg is not None and ctx.patient.weight_kg < limit.weight_below_kg
     return True

@@ -15,7 +15,7 @@ _CONDITION_WORDS = {"falls": "history of falls", "dementia": "dementia", "heart_
 
 @rule("geriatric.beers")
 def beers(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
-    if ctx.age is None or ctx.age < spec.thresholds["min_age"]:
+    if not ctx.aged(spec.thresholds["min_age"]):
         return
     present = {c for e in ctx.systemic() for c in e.classes}
     for exposure in ctx.distinct_systemic():

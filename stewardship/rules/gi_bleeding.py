@@ -76,7 +76,7 @@ def nsaid_older_adult(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
     # The Beers 2023 Table 2 statement this rests on names non-COX-selective oral NSAIDs only: celecoxib is not on
     # it (its Beers criteria are heart failure, Table 3, and CrCl < 30, Table 6, which other rules apply).
     nsaids = [e for e in _nsaids(ctx) if not e.has("cox2_selective_nsaid")]
-    if not nsaids or ctx.age is None or ctx.age < spec.thresholds["min_age"] or gastroprotected(ctx):
+    if not nsaids or not ctx.aged(spec.thresholds["min_age"]) or gastroprotected(ctx):
         return
     if ctx.rulebook.rules["gi.nsaid_ulcer_history"].enabled and ctx.has_condition("peptic_ulcer", "gi_bleed"):
         return  # the ulcer-history finding already says it, more strongly

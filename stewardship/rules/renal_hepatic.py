@@ -227,7 +227,7 @@ def nsaid_ras(ctx: CheckContext, spec: Rule) -> Iterator[Finding]:
         return
     diuretics = ctx.distinct_with_class("diuretic")
     risks = []
-    if ctx.age is not None and ctx.age >= spec.thresholds["min_age"]:
+    if ctx.aged(spec.thresholds["min_age"]):
         risks.append(f"age {ctx.age}")
     if (ctx.crcl is not None and ctx.crcl < spec.thresholds["crcl_below"]) or ctx.has_condition("ckd", "dialysis"):
         risks.append(_renal_words(ctx) if ctx.crcl is not None else "chronic kidney disease")
