@@ -10,8 +10,8 @@ from operator import attrgetter
 from typing import Mapping
 
 from .knowledge import Citation, Ingredient, KnowledgeBase
-from .model import CheckRequest, DrugLine, Evidence, Finding, Patient
-from .rulebook import Rule, Rulebook
+from .model import CheckRequest, DrugLine, Finding, Patient
+from .rulebook import Rule, Rulebook, evidence_of
 from .stopping import Course, courses
 from .terminology import Resolution, Resolver, Unresolved
 
@@ -69,8 +69,6 @@ class CheckContext:
     all_exposures: list[Exposure] = field(default_factory=list)  # superseded lines included
     resolver: Resolver | None = None
     resolved_from: dict[str, str] = field(default_factory=dict)  # line ref -> the candidate that identified it
-    # Evidence by citation, shared by the checks of one engine (citations are knowledge: they do not change)
-    evidence_memo: dict[Citation, Evidence] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         # `exposures` is complete when the engine builds the context and never changes after, so the systemic ones,
@@ -186,22 +184,11 @@ class CheckContext:
         if not cited and sources is None:
             evidence = rule.evidence  # the rule's own sources, made evidence once
         else:
-            evidence = self._evidence((*cited, *(rule.sources if sources is None else sources)))
+            evidence = evidence_of((*cited, *(rule.sources if sources is None else sources)))
         if len(summary) >= SUMMARY_LIMIT:
             summary = summary[:SUMMARY_LIMIT - 2].rstrip() + "…"
         return Finding(code or rule.key, rule.category, severity or rule.severity_for(), names, summary, detail,
                        evidence, tuple(suggestions), refs)
-
-    def _evidence(self, citations: Iterable[Citation]) -> tuple[Evidence, ...]:
-        """Each citation as evidence, repeats dropped (as Evidence compares them: text and url)."""
-        memo = self.evidence_memo
-        found = []
-        for citation in citations:
-            evidence = memo.get(citation)
-            if evidence is None:
-                evidence = memo[citation] = Evidence(citation.text, citation.url)
-            found.append(evidence)
-        return tuple(dict.fromkeys(found))
 
 
 RuleFunction = Callable[[CheckContext, Rule], Iterable[Finding]]

@@ -21,8 +21,8 @@ from . import rules  # noqa: F401 - registers every rule function (rules import 
 from .conditions import counted, understand
 from .context import RULES, TOPICAL_ROUTES, CheckContext, Exposure, mme_for
 from .dosing import cockcroft_gault, daily_amount
-from .knowledge import Citation, Ingredient, KnowledgeBase
-from .model import SEVERITIES, CheckRequest, CheckResult, DrugCandidate, DrugLine, Evidence, Finding, markdown_text
+from .knowledge import Ingredient, KnowledgeBase
+from .model import SEVERITIES, CheckRequest, CheckResult, DrugCandidate, DrugLine, Finding, markdown_text
 from .procedures import plan_json, plan_procedures
 from .rulebook import Rulebook
 from .stopping import planned_reminders
@@ -46,7 +46,6 @@ class Engine:
         # Effect grades depend only on the ingredient and the classes it acts as, and the knowledge base does not
         # change under an engine: each pair is graded once, not on every line of every check.
         self._grades: dict[tuple[str, tuple[str, ...]], Mapping[str, int]] = {}
-        self._evidence: dict[Citation, Evidence] = {}  # each citation made finding evidence once (CheckContext)
         self._acting_memo: dict[tuple[str, bool], tuple[tuple[str, ...], bool, Mapping[str, int], frozenset[str]]] = {}
 
     def context(self, request: CheckRequest) -> CheckContext:
@@ -58,7 +57,7 @@ class Engine:
         exposures, superseded, everything = self._exposures(request, resolutions)
         context = CheckContext(request, self.kb, self.rulebook, resolutions, exposures, derived, superseded,
                                everything, self.resolver,
-                               {ref: source for ref, (_, source) in identified.items() if source}, self._evidence)
+                               {ref: source for ref, (_, source) in identified.items() if source})
         self._drug_values(context)
         return context
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -68,6 +69,11 @@ class DrugDiseaseSchema(Schema):
     sources = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
 
 
+def evidence_of(citations: Iterable[Citation]) -> tuple[Evidence, ...]:
+    """Citations as a finding's evidence, each once (as Evidence compares them: text and url)."""
+    return tuple(dict.fromkeys([Evidence(c.text, c.url) for c in citations]))
+
+
 @dataclass(frozen=True)
 class Rule:
     key: str
@@ -85,8 +91,7 @@ class Rule:
     evidence: tuple[Evidence, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        evidence = tuple(dict.fromkeys(Evidence(c.text, c.url) for c in self.sources))
-        object.__setattr__(self, "evidence", evidence)  # frozen: set as dataclasses' own __init__ does
+        object.__setattr__(self, "evidence", evidence_of(self.sources))  # frozen: as dataclasses' own __init__ does
 
     def severity_for(self, case: str | None = None) -> str:
         if self.severity is None or isinstance(self.severity, str):  # (a str test: Mapping's is an ABC walk)
