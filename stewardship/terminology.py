@@ -361,12 +361,12 @@ class Resolver:
         if isinstance(drug, dict):
             system, code = drug.get("system"), drug.get("code")
             code = str(code) if code is not None else ""
-            if system is None or isinstance(system, str):
-                return self._coding(system, code)
-            return Unresolved(f"{system}|{code}", f"code system {system!r} is not RxNorm or NDC")
+            # the memo keys on the system: one that is not text (a caller's own object) is answered unmemoised
+            resolve = self._coding if system is None or isinstance(system, str) else self._resolve_coding
+            return resolve(system, code)
         return Unresolved(repr(drug), "a drug is a name, an RxNorm or NDC coding, or a CodeableConcept")
 
-    def _resolve_coding(self, system: str | None, code: str) -> Resolution | Unresolved:
+    def _resolve_coding(self, system: object, code: str) -> Resolution | Unresolved:
         if system == NDC_SYSTEM:
             return self.resolve_ndc(code)
         if system not in (None, RXNORM_SYSTEM):
