@@ -202,19 +202,18 @@ def call_service(service_id: str):
     if call["hook"] == "order-select" and not call["context"]["selections"]:
         raise ApiError(400, "validation_failed", "order-select needs selections",
                        {"context.selections": "at least one selected order (Type/id)"})
-    store = current_app.extensions["store"]
+    answered = _answered_before(call)
+    return answered if answered is not None else _answer(service, call, body)
+
+
+def _answered_before(call: dict) -> dict | None:
+    """The answer already kept for this hookInstance (a repeated call gets it again), or None; a 409 when another
+    CDS client used the hookInstance."""
     try:
-        answered = store.hook_response(call["hookInstance"], _issuer_name())
+        return current_app.extensions["store"].hook_response(call["hookInstance"], _issuer_name())
     except HookInstanceTaken:
-        raise _instance_taken() from None
-    if answered is not None:
-        return answered
-    return _answer(service, call, body)
-
-
-def _instance_taken() -> ApiError:
-    return ApiError(409, "conflict", "this hookInstance was already used",
-                    {"hookInstance": "each hook call needs a new hookInstance"})
+        raise ApiError(409, "conflict", "this hookInstance was already used",
+                       {"hookInstance": "each hook call needs a new hookInstance"}) from None
 
 
 def _issuer_name() -> str | None:
@@ -278,10 +277,7 @@ def _answer(service, call: dict, body: dict) -> dict:  # noqa: ANN001
                    f"cds:{call['hook']}", HookCall(call["hookInstance"], _issuer_name(), service.id, call["hook"],
                                                    response, rows))
     except HookInstanceRepeated:  # the same call, answered by a concurrent request first: that answer stands
-        try:
-            return store.hook_response(call["hookInstance"], _issuer_name()) or response
-        except HookInstanceTaken:
-            raise _instance_taken() from None
+        return _answered_before(call) or response
     count_findings(result["findings"])
     return response
 
