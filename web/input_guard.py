@@ -55,8 +55,8 @@ def _walk(value: object, path: str, depth: int, problems: dict[str, str]) -> Non
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _walk(item, f"{path}[{index}]", depth + 1, problems)
-    elif isinstance(value, str) and _problem(value):
-        problems[_named(path) or "(body)"] = _problem(value)
+    elif isinstance(value, str) and (problem := _problem(value)):
+        problems[_named(path) or "(body)"] = problem
 
 
 def _nested_deeper(body: object) -> bool:
