@@ -197,7 +197,7 @@ def read_observations(raws: list[dict], facts: PatientFacts) -> None:
         unit = quantity.code or quantity.unit or ""
         dimension = {"creatinine": units.CREATININE, "egfr": units.CLEARANCE, "weight": units.BODY_WEIGHT}[kind]
         try:
-            value = units.quantity(float(quantity.value), unit, dimension, f"observations[{index}]").magnitude
+            value = units.quantity(float(quantity.value), unit, dimension, f"observations[{index}]")
         except (units.UnitError, TypeError, ValueError) as error:
             facts.unreadable.append(f"observations[{index}] ({kind}): {error}")
             continue

@@ -74,8 +74,7 @@ def amount(quantity: dict | None) -> Dose | None:
     dimension = units.dimension_of(unit)
     if dimension is None:
         raise units.UnitError("dose", f"unit {unit!r} is not a dose unit")
-    return Dose(float(units.quantity(float(quantity["value"]), unit, dimension, "dose").magnitude),
-                dimension.canonical)
+    return Dose(units.quantity(float(quantity["value"]), unit, dimension, "dose"), dimension.canonical)
 
 
 def days_of(duration: dict | None) -> float | None:
@@ -304,7 +303,7 @@ def _canonical(value: float, unit: str) -> Dose:
     if unit == "tablet":
         return Dose(value, "tablet")
     dimension = units.dimension_of(unit)
-    return Dose(float(units.quantity(value, unit, dimension, "dose").magnitude), dimension.canonical)
+    return Dose(units.quantity(value, unit, dimension, "dose"), dimension.canonical)
 
 
 def _fill_from_text(reading: DosageReading, dosage: dict) -> DosageReading:

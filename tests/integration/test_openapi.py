@@ -52,7 +52,7 @@ def _expected(field: fields.Field) -> dict:
     expected: dict = {}
     for validator in field.validators:
         if isinstance(validator, validate.Length):
-            unit = "Items" if isinstance(field, fields.List) else "Length"
+            unit = "Items" if isinstance(field, fields.List) or getattr(field, "many", False) else "Length"
             expected.update({f"{end}{unit}": value for end, value in (("min", validator.min), ("max", validator.max))
                              if value is not None})
         elif isinstance(validator, validate.Range) and not isinstance(field, QuantityField):

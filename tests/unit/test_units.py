@@ -1,4 +1,5 @@
-"""Units: every amount becomes a pint quantity of the dimension its field needs, or a clear error."""
+"""Units: every amount becomes a number in the canonical unit of the dimension its field needs, converted by pint, or
+a clear error."""
 import pytest
 
 from stewardship import units
@@ -6,34 +7,44 @@ from stewardship.units import UnitError
 
 
 def test_creatinine_in_si_units_converts_to_mg_per_dl_with_factor_88_4():
-    assert units.to_float(units.quantity(88.4, "umol/L", units.CREATININE), "mg/dL") == pytest.approx(1.0, abs=1e-3)
-    assert units.to_float(units.quantity(168, "µmol/L", units.CREATININE), "mg/dL") == pytest.approx(1.90, abs=0.01)
+    assert units.quantity(88.4, "umol/L", units.CREATININE) == pytest.approx(1.0, abs=1e-3)
+    assert units.quantity(168, "µmol/L", units.CREATININE) == pytest.approx(1.90, abs=0.01)
 
 
 def test_creatinine_in_mg_per_dl_is_kept():
-    assert units.to_float(units.quantity(1.9, "mg/dL", units.CREATININE), "mg/dL") == pytest.approx(1.9)
+    assert units.quantity(1.9, "mg/dL", units.CREATININE) == pytest.approx(1.9)
 
 
 @pytest.mark.parametrize("unit, kg", [("kg", 61), ("lb", 27.669), ("[lb_av]", 27.669), ("g", 0.061)])
 def test_body_weight_in_kg_or_lb(unit, kg):
     value = 61 if unit in ("kg", "lb", "[lb_av]") else 61
-    assert units.to_float(units.quantity(value, unit, units.BODY_WEIGHT), "kg") == pytest.approx(kg, rel=1e-3)
+    assert units.quantity(value, unit, units.BODY_WEIGHT) == pytest.approx(kg, rel=1e-3)
 
 
 @pytest.mark.parametrize("unit", ["mL/min", "mL/min/1.73m2", "mL/min/{1.73_m2}", "mL/min/1.73 m2"])
 def test_clearance_and_egfr_are_ml_per_min(unit):
-    assert units.to_float(units.quantity(28, unit, units.CLEARANCE), "mL/min") == pytest.approx(28)
+    assert units.quantity(28, unit, units.CLEARANCE) == pytest.approx(28)
 
 
 def test_patch_rate_in_mcg_per_hour():
-    assert units.to_float(units.quantity(25, "mcg/h", units.DOSE_RATE), "mcg/h") == 25
-    assert units.to_float(units.quantity(25, "mcg/hr", units.DOSE_RATE), "mcg/h") == 25
-    assert units.to_float(units.quantity(0.025, "mg/h", units.DOSE_RATE), "mcg/h") == pytest.approx(25)
+    assert units.quantity(25, "mcg/h", units.DOSE_RATE) == 25
+    assert units.quantity(25, "mcg/hr", units.DOSE_RATE) == 25
+    assert units.quantity(0.025, "mg/h", units.DOSE_RATE) == pytest.approx(25)
+
+
+@pytest.mark.parametrize("value, unit, dimension", [
+    (61, "lb", units.BODY_WEIGHT), (0.3, "g", units.MASS), (7, "mcg", units.MASS), (12.5, "mg/h", units.DOSE_RATE),
+    (33.3, "mL/min/1.73m2", units.CLEARANCE), (150, "umol/L", units.CREATININE), (2.1, "mg/dL", units.CREATININE)])
+def test_a_conversion_is_pints_own_to_the_last_digit(value, unit, dimension):
+    amount = units.Q_(value, units.parse_unit(unit))
+    if unit == "umol/L":  # a molar creatinine is first turned into a mass by its molar mass
+        amount = amount * units.Q_(units.CREATININE_G_PER_MOL, "g/mol")
+    assert units.quantity(value, unit, dimension) == float(amount.to(dimension.unit).magnitude)
 
 
 def test_doses_in_mg_g_mcg():
-    assert units.to_float(units.quantity(0.5, "g", units.MASS), "mg") == 500
-    assert units.to_float(units.quantity(500, "mcg", units.MASS), "mg") == 0.5
+    assert units.quantity(0.5, "g", units.MASS) == 500
+    assert units.quantity(500, "mcg", units.MASS) == 0.5
 
 
 @pytest.mark.parametrize("value, unit, dimension, words", [
@@ -60,7 +71,7 @@ def test_a_wrong_unit_or_value_is_an_error_naming_the_field(value, unit, dimensi
 def test_from_json_needs_an_object():
     with pytest.raises(UnitError, match="expected an object"):
         units.from_json(61, units.BODY_WEIGHT, "patient.weight")
-    assert units.to_float(units.from_json({"value": 61, "unit": "kg"}, units.BODY_WEIGHT, "w"), "kg") == 61
+    assert units.from_json({"value": 61, "unit": "kg"}, units.BODY_WEIGHT, "w") == 61
 
 
 def test_dimension_of_dose_units():
