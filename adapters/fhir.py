@@ -98,8 +98,8 @@ def _validate(model, raw: dict, where: str):  # noqa: ANN001, ANN202 - a fhir.re
 # demographics with every hook call (order-select as an order is chosen, order-sign as it is signed, again for each
 # order), and fhir.resources takes about 0.1 ms to validate one resource against its model: a resource with the same
 # content validates the same way, so it is validated once per process. Failures are not kept (they are said each
-# time). Medications are only validated (the reading is of the raw resource): 16-byte digests of the last 8,192
-# (several hundred patients' lists) stay under a megabyte. Patients, conditions and observations are read from the
+# time). For medications, 16-byte digests of the last 8,192 (several hundred patients' lists) stay under a megabyte
+# (their readings are kept apart: _READINGS). Patients, conditions and observations are read from the
 # validated model, which is kept for the last 1,024 (a few megabytes; the models are only read, never changed).
 _VALID_MEDICATIONS: dict[bytes, None] = {}
 _VALID_MEDICATIONS_MAX = 8_192
@@ -118,7 +118,7 @@ def _content_digest(model, raw: dict) -> bytes | None:  # noqa: ANN001 - a fhir.
     return hashlib.blake2b(f"{model.__name__}|{content}".encode(), digest_size=16).digest()
 
 
-def _remember(cache: dict[bytes, Any], limit: int, digest: bytes, value: Any) -> None:
+def _remember(cache: dict, limit: int, digest: Hashable, value: Any) -> None:
     with _VALIDATED_LOCK:
         if len(cache) >= limit:
             del cache[next(iter(cache))]  # the oldest
@@ -136,8 +136,8 @@ def _validated(model, raw: dict, where: str):  # noqa: ANN001, ANN202 - a fhir.r
     return found
 
 
-def _validate_medication(model, raw: dict, where: str) -> None:  # noqa: ANN001 - a fhir.resources model class
-    digest = _content_digest(model, raw)
+def _validate_medication(model, raw: dict, where: str, digest: bytes | None) -> None:  # noqa: ANN001 - a model
+    """Validate the resource whose `_content_digest` is `digest`, unless the same content validated before."""
     if digest is not None and digest in _VALID_MEDICATIONS:
         return
     _validate(model, raw, where)
@@ -277,6 +277,34 @@ def read_medication(raw: dict, ref: str, where: str, now: dt.datetime, known: Ma
     """A MedicationRequest, MedicationStatement, MedicationDispense or MedicationAdministration as a drug line
     (`ordered`: a draft order being checked, else a record of the patient's medications). Raises FhirInputError for
     what cannot be read at all (not valid FHIR, or no medication)."""
+    reading = _reading(raw, ref, where, known or {}, ordered)
+    if ordered:
+        return reading.record
+    current, why = _is_current(reading.mode, reading.start, reading.end, reading.course, now)
+    record = replace(reading.record, current=current)
+    return replace(record, line=replace(record.line, notes=record.line.notes + (why,))) if why else record
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """What a medication resource says, before the day decides whether it is a current medication."""
+    record: MedicationRecord  # current: True (an order being checked is; a record's is decided per call)
+    mode: str  # how its status decides that (config/fhir_medications.yaml)
+    start: dt.datetime | None
+    end: dt.datetime | None
+    course: int | None
+
+
+# Readings of medication resources by their content, as validation is kept: an EHR sends the patient's medication
+# list with every hook call, and reading the same resource gives the same reading (about 0.05 ms each). The key holds
+# what else the reading depends on: where the resource sits (named in its notes), the line's ref, whether it is an
+# order being checked, and the content of a Medication it references outside itself. The last 4,096 (a few
+# megabytes); what is not JSON as parsed is read every time.
+_READINGS: dict[tuple, _Reading] = {}
+_READINGS_MAX = 4_096
+
+
+def _reading(raw: dict, ref: str, where: str, known: Mapping[str, dict], ordered: bool) -> _Reading:
     kind = raw.get("resourceType")
     filled, missing = dict(raw), []
     for element, placeholder in PLACEHOLDERS[kind].items():
@@ -285,23 +313,31 @@ def read_medication(raw: dict, ref: str, where: str, now: dt.datetime, known: Ma
         if not given:
             filled.update(placeholder)
             missing.append(element)
-    _validate_medication(MEDICATION_MODELS[kind], filled, where)
-    candidates = drug_candidates(raw, known or {})
+    model = MEDICATION_MODELS[kind]
+    digest = _content_digest(model, filled)
+    target = (raw.get("medicationReference") or {}).get("reference") \
+        if isinstance(raw.get("medicationReference"), dict) else None
+    referenced = known.get(target) if isinstance(target, str) else None
+    key = (digest, where, ref, ordered, _content_digest(model, referenced) if referenced is not None else None)
+    if digest is not None and (found := _READINGS.get(key)) is not None:
+        return found
+    _validate_medication(model, filled, where, digest)
+    candidates = drug_candidates(raw, known)
     dosages = raw.get(_DOSAGES[kind]) or []
     reading = read_dosages(dosages if isinstance(dosages, list) else [dosages])
     start, end, course, notes, problems = _dates(kind, raw, reading)
-    mode = vocabulary()["statuses"][kind].get(filled.get("status"), "current")
-    current, why = (True, None) if ordered else _is_current(mode, start, end, course, now)
-    if why:
-        notes = notes + (why,)
     line = DrugLine(ref=ref, drug=candidates[0].drug, drug_source=candidates[0].source,
                     alternatives=tuple(candidates[1:]), dose=reading.dose, frequency=reading.frequency,
                     prn=reading.prn, max_daily_dose=reading.max_daily, route=reading.route,
                     start_date=start.date() if start else None, duration_days=course, current=not ordered,
                     notes=reading.notes + notes)
     fulfils = tuple(r for r in _based_on(kind, raw) if r.startswith("MedicationRequest/"))
-    return MedicationRecord(f"{kind}/{raw.get('id') or where}", line, current, fulfils, tuple(missing),
-                            reading.problems + problems)
+    found = _Reading(MedicationRecord(f"{kind}/{raw.get('id') or where}", line, True, fulfils, tuple(missing),
+                                      reading.problems + problems),
+                     vocabulary()["statuses"][kind].get(filled.get("status"), "current"), start, end, course)
+    if digest is not None:
+        _remember(_READINGS, _READINGS_MAX, key, found)
+    return found
 
 
 def drug_candidates(raw: dict, known: Mapping[str, dict]) -> list[DrugCandidate]:

@@ -88,15 +88,21 @@ class DraftOrder:
     created_by_suggestion: str | None  # the suggestion uuid, for an order our own suggestion created
 
 
-def fingerprint(patient_id: str, finding: Finding, drafts: dict[str, DraftOrder], seen_by: str) -> str:
-    """What makes a card "the same card for the same order": its code, drugs and the orders as written, and who
-    saw it where (`seen_by`: the user and encounter), so that a card is held back only from whoever has seen it."""
-    orders = sorted(
-        (drafts[ref].id, json.dumps({k: drafts[ref].resource.get(k) for k in
-                                     ("medicationCodeableConcept", "medicationReference", "dosageInstruction")},
-                                    sort_keys=True))
-        for ref in finding.lines if ref in drafts)
-    text = json.dumps([patient_id, seen_by, finding.code, sorted(finding.drugs), orders], sort_keys=True)
+def orders_as_written(drafts: dict[str, DraftOrder]) -> dict[str, tuple[str, str]]:
+    """Each draft order as fingerprints read it, written once per call rather than once per finding: its id, and
+    its drug and dosage as JSON text."""
+    return {ref: (draft.id, json.dumps({k: draft.resource.get(k) for k in
+                                        ("medicationCodeableConcept", "medicationReference", "dosageInstruction")},
+                                       sort_keys=True))
+            for ref, draft in drafts.items()}
+
+
+def fingerprint(patient_id: str, finding: Finding, orders: dict[str, tuple[str, str]], seen_by: str) -> str:
+    """What makes a card "the same card for the same order": its code, drugs and the orders as written
+    (`orders_as_written`), and who saw it where (`seen_by`: the user and encounter), so that a card is held back
+    only from whoever has seen it."""
+    written = sorted(orders[ref] for ref in finding.lines if ref in orders)
+    text = json.dumps([patient_id, seen_by, finding.code, sorted(finding.drugs), written], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -32,7 +32,15 @@ from adapters.storage import HookCall, HookInstanceRepeated, HookInstanceTaken
 from stewardship.model import markdown_text
 from stewardship.services import keep_check, run_check
 
-from .cds_cards import DraftOrder, build_cards, card_fingerprint, edge_card, fingerprint, group_findings
+from .cds_cards import (
+    DraftOrder,
+    build_cards,
+    card_fingerprint,
+    edge_card,
+    fingerprint,
+    group_findings,
+    orders_as_written,
+)
 from .checks import json_body
 from .errors import ApiError
 from .observability import OVERRIDES, count_findings
@@ -436,7 +444,8 @@ def _cards(findings, call: dict, drafts: dict[str, _Draft], patient_id: str, res
             shown.append(finding)
     context = call["context"]
     seen_by = f"{context['userId']}|{context.get('encounterId') or ''}"
-    prints = {id(f): fingerprint(patient_id, f, orders, seen_by) for f in shown}
+    written = orders_as_written(orders)
+    prints = {id(f): fingerprint(patient_id, f, written, seen_by) for f in shown}
     already = set()
     if call["hook"] == "order-sign":
         since = dt.datetime.now(dt.timezone.utc) - REPEAT_WINDOW

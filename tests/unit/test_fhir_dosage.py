@@ -218,6 +218,26 @@ def test_a_dispense_without_days_supply_works_it_out_from_quantity_and_sig():
     assert record.line.duration_days == 5 and not record.current  # 20-24 November
 
 
+def test_a_record_read_again_is_current_by_the_day_of_each_call_and_where_it_is_named():
+    raw = dispense("completed", "2026-11-20T10:00:00Z")  # no days' supply: counted for a month, and said so
+    first = read_medication(raw, "", "prefetch.medicationDispenses[0]", NOW)
+    later = read_medication(raw, "", "prefetch.medicationDispenses[0]", NOW + dt.timedelta(days=60))
+    elsewhere = read_medication(raw, "", "prefetch.medications[3]", NOW)
+    assert first.current and not later.current
+    assert any("days' supply not given" in note for note in first.line.notes)
+    assert not any("days' supply not given" in note for note in later.line.notes)
+    assert first == elsewhere  # the same content at another place: the same reading
+
+
+def test_a_medication_reference_is_read_with_what_the_referenced_medication_says_each_time():
+    raw = {"resourceType": "MedicationStatement", "id": "s-ref", "status": "active",
+           "subject": {"reference": "Patient/pt-78"}, "medicationReference": {"reference": "Medication/m1"}}
+    unknown = read_medication(raw, "", "x", NOW)
+    known = read_medication(raw, "", "x", NOW, {"Medication/m1": {
+        "resourceType": "Medication", "id": "m1", "code": {"coding": [{"system": RXNORM, "code": "1049621"}]}}})
+    assert "not available" in str(unknown.line.drug) and known.line.drug != unknown.line.drug
+
+
 def administration(status: str, when: str) -> dict:
     return {"resourceType": "MedicationAdministration", "id": f"a-{status}", "status": status,
             "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "1049621"}]},
