@@ -13,6 +13,7 @@ import logging
 import os
 import time
 import uuid
+from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
@@ -49,9 +50,17 @@ def configure_logging() -> None:
     root.propagate = False
 
 
+# (code, severity) -> its counter: a label look-up validates the labels and takes a lock, so it is done once per
+# pair a process sees (the rulebook's codes: a few hundred pairs at most), not once per finding of every check.
+_FINDING_COUNTERS: dict[tuple[str, str], Any] = {}
+
+
 def count_findings(findings: list[dict]) -> None:
-    for (code, severity), count in collections.Counter((f["code"], f["severity"]) for f in findings).items():
-        FINDINGS.labels(code, severity).inc(count)  # a label look-up takes a lock: once per code, not per finding
+    for pair, count in collections.Counter((f["code"], f["severity"]) for f in findings).items():
+        counter = _FINDING_COUNTERS.get(pair)
+        if counter is None:
+            counter = _FINDING_COUNTERS[pair] = FINDINGS.labels(*pair)
+        counter.inc(count)
 
 
 def init_app(app: Flask) -> None:
