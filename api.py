@@ -62,8 +62,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["cds_verifier"] = JwtVerifier(issuers, store.remember_jti)
 
     errors.init_app(app)
+    observability.init_app(app)  # first: the request id and its timing cover every check after it
     input_guard.init_app(app)
-    observability.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(api_v1.bp, url_prefix=API_PREFIX)

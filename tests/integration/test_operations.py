@@ -23,6 +23,14 @@ def test_every_answer_carries_a_request_id(client):
     assert client.get("/healthz", headers={"X-Request-Id": "abc-123"}).headers["X-Request-Id"] == "abc-123"
 
 
+def test_a_body_the_input_guard_refuses_still_carries_its_request_id_and_is_timed(client, auth_headers):
+    response = client.post("/api/v1/checks", data=b'{"patient": {"id": "a\\u0000b"}, "regimen": []}',
+                           headers={**auth_headers, "Content-Type": "application/json", "X-Request-Id": "guard-1"})
+    assert response.status_code == 400 and response.headers["X-Request-Id"] == "guard-1"
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'stewardship_request_seconds_count{method="POST",route="/api/v1/checks",status="400"}' in text
+
+
 def test_an_oversized_body_is_refused_early_with_the_json_error_shape(client, auth_headers):
     padding = "x" * (MAX_BODY_BYTES + 1)
     response = client.post("/api/v1/checks", data=padding, headers={**auth_headers,
