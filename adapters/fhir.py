@@ -98,11 +98,8 @@ def _validate(model, raw: dict, where: str):  # noqa: ANN001, ANN202 - a fhir.re
 # demographics with every hook call (order-select as an order is chosen, order-sign as it is signed, again for each
 # order), and fhir.resources takes about 0.1 ms to validate one resource against its model: a resource with the same
 # content validates the same way, so it is validated once per process. Failures are not kept (they are said each
-# time). For medications, 16-byte digests of the last 8,192 (several hundred patients' lists) stay under a megabyte
-# (their readings are kept apart: _READINGS). Patients, conditions and observations are read from the
-# validated model, which is kept for the last 1,024 (a few megabytes; the models are only read, never changed).
-_VALID_MEDICATIONS: dict[bytes, None] = {}
-_VALID_MEDICATIONS_MAX = 8_192
+# time). Patients, conditions and observations are read from the validated model, which is kept for the last 1,024
+# (a few megabytes; the models are only read, never changed); medications are kept as their readings (_READINGS).
 _VALIDATED: dict[bytes, Any] = {}
 _VALIDATED_MAX = 1_024
 _VALIDATED_LOCK = threading.Lock()
@@ -134,15 +131,6 @@ def _validated(model, raw: dict, where: str):  # noqa: ANN001, ANN202 - a fhir.r
         if digest is not None:
             _remember(_VALIDATED, _VALIDATED_MAX, digest, found)
     return found
-
-
-def _validate_medication(model, raw: dict, where: str, digest: bytes | None) -> None:  # noqa: ANN001 - a model
-    """Validate the resource whose `_content_digest` is `digest`, unless the same content validated before."""
-    if digest is not None and digest in _VALID_MEDICATIONS:
-        return
-    _validate(model, raw, where)
-    if digest is not None:
-        _remember(_VALID_MEDICATIONS, _VALID_MEDICATIONS_MAX, digest, None)
 
 
 def read_patient(raw: dict, facts: PatientFacts) -> None:
@@ -295,11 +283,12 @@ class _Reading:
     course: int | None
 
 
-# Readings of medication resources by their content, as validation is kept: an EHR sends the patient's medication
-# list with every hook call, and reading the same resource gives the same reading (about 0.05 ms each). The key holds
-# what else the reading depends on: where the resource sits (its name when it has no id), the line's ref, whether it is an
-# order being checked, and the content of a Medication it references outside itself. The last 4,096 (about 1.4 KB
-# each: under 6 MB); what is not JSON as parsed is read every time.
+# Medication resources that validated, as their readings, by their content: an EHR sends the patient's medication
+# list with every hook call, and the same resource validates and reads the same way (validation about 0.1 ms,
+# reading 0.05 ms), so it is done once per process. The key holds what else the reading depends on: the line's ref,
+# whether it is an order being checked, where the resource sits when it has no id (its name then), and the content of
+# a Medication it references outside itself. The last 4,096 (about 1.4 KB each: under 6 MB); failures are not kept,
+# and what is not JSON as parsed is read every time.
 _READINGS: dict[tuple, _Reading] = {}
 _READINGS_MAX = 4_096
 
@@ -318,10 +307,12 @@ def _reading(raw: dict, ref: str, where: str, known: Mapping[str, dict], ordered
     target = (raw.get("medicationReference") or {}).get("reference") \
         if isinstance(raw.get("medicationReference"), dict) else None
     referenced = known.get(target) if isinstance(target, str) else None
-    key = (digest, where, ref, ordered, _content_digest(model, referenced) if referenced is not None else None)
-    if digest is not None and (found := _READINGS.get(key)) is not None:
+    referenced_digest = b"" if referenced is None else _content_digest(model, referenced)
+    key = None if digest is None or referenced_digest is None else \
+        (digest, ref, ordered, None if raw.get("id") else where, referenced_digest)
+    if key is not None and (found := _READINGS.get(key)) is not None:
         return found
-    _validate_medication(model, filled, where, digest)
+    _validate(model, filled, where)
     candidates = drug_candidates(raw, known)
     dosages = raw.get(_DOSAGES[kind]) or []
     reading = read_dosages(dosages if isinstance(dosages, list) else [dosages])
@@ -335,7 +326,7 @@ def _reading(raw: dict, ref: str, where: str, known: Mapping[str, dict], ordered
     found = _Reading(MedicationRecord(f"{kind}/{raw.get('id') or where}", line, True, fulfils, tuple(missing),
                                       reading.problems + problems),
                      vocabulary()["statuses"][kind].get(filled.get("status"), "current"), start, end, course)
-    if digest is not None:
+    if key is not None:
         _remember(_READINGS, _READINGS_MAX, key, found)
     return found
 
