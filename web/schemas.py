@@ -220,9 +220,10 @@ class LineSchema(Schema):
 
 
 def _lines(**kwargs: Any) -> fields.Nested:
-    """A list of regimen lines: one nested load of them all (a tenth faster than a List of Nested, one schema load
-    per line), with the List's message for what is not a list."""
-    return fields.Nested(LineSchema, many=True, error_messages={"type": "Not a valid list."}, **kwargs)
+    """A list of at most MAX_LINES regimen lines: one nested load of them all (a tenth faster than a List of Nested,
+    one schema load per line), with the List's message for what is not a list."""
+    return fields.Nested(LineSchema, many=True, validate=validate.Length(max=MAX_LINES),
+                         error_messages={"type": "Not a valid list."}, **kwargs)
 
 
 class OutcomeSchema(Schema):
@@ -272,8 +273,7 @@ class PatientSchema(Schema):
     gestationalWeeks = fields.Float(load_default=None, validate=validate.Range(0, 45),
                                     metadata={"description": "weeks of pregnancy"})
     childPughClass = fields.String(load_default=None, validate=validate.OneOf(("A", "B", "C")))
-    medications = _lines(load_default=list, validate=validate.Length(max=MAX_LINES),
-                              metadata={"description": "what the patient takes now, as regimen lines"})
+    medications = _lines(load_default=list, metadata={"description": "what the patient takes now, as regimen lines"})
     outcomes = fields.List(fields.Nested(OutcomeSchema), load_default=list, validate=validate.Length(max=200),
                            metadata={"description": "whether drugs tried before helped"})
     plannedProcedures = fields.List(fields.Nested(ProcedureSchema), load_default=list,
@@ -286,8 +286,7 @@ class CheckSchema(Schema):
         unknown = RAISE
 
     patient = fields.Nested(PatientSchema, required=True)
-    regimen = _lines(required=True, validate=validate.Length(max=MAX_LINES),
-                          metadata={"description": "the lines proposed"})
+    regimen = _lines(required=True, metadata={"description": "the lines proposed"})
     asOf = fields.Date(load_default=None, metadata={"description": "the day the check is for (default: today)"})
 
     @post_load
@@ -314,8 +313,7 @@ class CheckSchema(Schema):
 
 class ProcedurePlanSchema(CheckSchema):
     """The check's body, with the regimen optional: a plan is about the drugs the patient takes."""
-    regimen = _lines(load_default=list, validate=validate.Length(max=MAX_LINES),
-                          metadata={"description": "the lines proposed, if any"})
+    regimen = _lines(load_default=list, metadata={"description": "the lines proposed, if any"})
 
 
 def _line(ref: str, data: dict, current: bool) -> DrugLine:
