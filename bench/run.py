@@ -15,7 +15,10 @@
    drugs, p50 and p95 as a ratio to the same GET /healthz (at most 4x) and to whoami; and the same call with a
    medication list the service has not validated before.
    Sections 3 and 4 run their four kinds of request in interleaved rounds, so that load from anything else on the
-   machine falls on each of them alike rather than on whichever ran while it lasted.
+   machine falls on each of them alike rather than on whichever ran while it lasted. Then where a request's time goes:
+   the service's own time for each (from its request log, the one-at-a-time requests tagged by their request id) and
+   what the client waited beyond it; and the machine's share of that, measured on bench/control.py (gunicorn serving
+   requests that only compute, for no time and for as long as a check and an order-sign took the service).
 5. Population sweep (`stewardship sweep`, SQLite): patients per second over the Synthea sample cloned with new ids,
    with 1 and 2 local worker processes, and the cost of one patient against one POST /api/v1/checks of section 3.
 
@@ -272,19 +275,13 @@ def bench_http(total: int = 400, threads: int = 4, rounds: int = 5) -> float:
     port = _free_port()
     # The audience of the EHR's tokens is the public URL; the bench is one user far above a prescriber's pace.
     env.update(STEWARDSHIP_PUBLIC_URL=f"http://127.0.0.1:{port}", STEWARDSHIP_CHECKS_PER_MINUTE="0")
-    server = subprocess.Popen([cli, "serve", "--port", str(port), "--workers", "2"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server_log = workdir / "server.log"  # the service's JSON request lines: its own time for each request
+    with server_log.open("w") as log_file:
+        server = subprocess.Popen([cli, "serve", "--port", str(port), "--workers", "2"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=log_file)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60  # a busy machine starts the workers slowly
-        while True:
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).ok:
-                    break
-            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still starting its workers
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start (run `stewardship serve` to see why)") from None
-                time.sleep(0.1)
+        _wait_for(f"{base}/healthz", server, "run `stewardship serve` to see why")
         headers = {"Authorization": f"Bearer {token}"}
         body = {"patient": {"id": "bench", "age": 72, "sex": "female", "weight": {"value": 60, "unit": "kg"},
                             "serumCreatinine": {"value": 1.4, "unit": "mg/dL"}, "conditions": ["peptic_ulcer"]},
@@ -311,7 +308,9 @@ def bench_http(total: int = 400, threads: int = 4, rounds: int = 5) -> float:
         runs = {clients: ({kind: [] for kind in kinds}, dict.fromkeys(kinds, 0.0)) for clients in (1, threads)}
         for _ in range(rounds):
             for clients, (latencies, seconds) in runs.items():
-                for kind, make_call in kinds.items():
+                for number, (kind, make_call) in enumerate(kinds.items()):
+                    if clients == 1:  # the request id names the kind in the service's log
+                        make_call = _tagged(make_call, f"bench-{number}-")
                     values, took = _load(make_call, total // rounds // (2 if clients > 1 else 1), clients)
                     latencies[kind] += values
                     seconds[kind] += took
@@ -336,10 +335,80 @@ def bench_http(total: int = 400, threads: int = 4, rounds: int = 5) -> float:
             f"{kind} {rates[kind]:,.0f} req/s (p50 {_p(values, 50) * 1000:.1f} ms)" for kind, values in loaded.items())
             + f"; /healthz answers {rates['GET /healthz'] / rates[checks]:.1f}x as many as checks and "
             f"{rates['GET /healthz'] / rates[hooks]:.1f}x as many as order-signs")
+        own = _service_times(server_log, list(kinds))
+        health, check, hook = (_p(own[kind], 50) for kind in ("GET /healthz", checks, hooks))
+        print(f"http: the service's own time (its request log, from its first look at the request to the answer "
+              f"made): GET /healthz p50 {health:.2f} ms, 10-line check {check:.2f} ms, order-sign {hook:.2f} ms; the "
+              f"client waited beyond it: " + ", ".join(
+                  f"{_p(latencies[kind], 50) * 1000 - _p(own[kind], 50):.2f} ms" for kind in
+                  ("GET /healthz", checks, hooks)))
+        _machine_share(workdir, {"nothing": 0.0, "as long as a check": check, "as long as an order-sign": hook},
+                       rounds)
         return _p(latencies[checks], 50)
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def _wait_for(url: str, server: subprocess.Popen, hint: str) -> None:
+    deadline = time.monotonic() + 60  # a busy machine starts the workers slowly
+    while True:
+        try:
+            if requests.get(url, timeout=1).ok:
+                return
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still starting its workers
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not start ({hint})") from None
+            time.sleep(0.1)
+
+
+def _tagged(make_call: Callable[[], Call], prefix: str) -> Callable[[], Call]:
+    counter = iter(range(10**9))
+
+    def call() -> Call:
+        method, url, body, headers = make_call()
+        return method, url, body, {**headers, "X-Request-Id": f"{prefix}{next(counter)}"}
+    return call
+
+
+def _service_times(server_log: Path, kinds: list[str]) -> dict[str, list[float]]:
+    """The `ms` of each tagged request in the service's log, by kind."""
+    found: dict[str, list[float]] = {kind: [] for kind in kinds}
+    for line in server_log.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:  # gunicorn's own lines
+            continue
+        tag = str(entry.get("requestId") or "").split("-")
+        if len(tag) == 3 and tag[0] == "bench":
+            found[kinds[int(tag[1])]].append(entry["ms"])
+    return found
+
+
+def _machine_share(workdir: Path, busy: dict[str, float], rounds: int, each: int = 40) -> None:
+    """What this machine adds to a request as the client sees it, measured on bench/control.py (gunicorn, 2 sync
+    workers, requests that only compute for the given ms): the client's p50 beyond the time computed."""
+    port = _free_port()
+    control = subprocess.Popen([str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", "2", "--bind",
+                                f"127.0.0.1:{port}", "--chdir", str(ROOT / "bench"), "control:app"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir)
+    try:
+        base = f"http://127.0.0.1:{port}/"
+        _wait_for(base, control, "bench/control.py")
+        kinds = {label: (lambda ms=ms: ("GET", f"{base}?ms={ms:.3f}", None, {})) for label, ms in busy.items()}
+        for make_call in kinds.values():
+            _load(make_call, each, 1)
+        latencies: dict[str, list[float]] = {label: [] for label in kinds}
+        for _ in range(rounds):
+            for label, make_call in kinds.items():
+                latencies[label] += _load(make_call, each, 1)[0]
+    finally:
+        control.terminate()
+        control.wait(timeout=10)
+    print("http: this machine's share (bench/control.py: gunicorn, 2 sync workers, requests that only compute): the "
+          "client waits beyond the time computed " + ", ".join(
+              f"{_p(latencies[label], 50) * 1000 - ms:.2f} ms for one computing {label} ({ms:.2f} ms)"
+              for label, ms in busy.items()))
 
 
 # 10,000 patients would take about six minutes here for the two runs (50-60 patients/s on two shared cores): the

@@ -83,7 +83,7 @@ def init_app(app: Flask) -> None:
         # ids only: the route pattern (no patient values in paths), the user name, never bodies or tokens
         log.info("request", extra={"fields": {
             "requestId": getattr(g, "request_id", None), "method": request.method, "route": route,
-            "status": response.status_code, "ms": round(elapsed * 1000, 1),
+            "status": response.status_code, "ms": round(elapsed * 1000, 2),
             "user": getattr(user, "name", None)}})
         return response
 
