@@ -74,6 +74,9 @@ class Settings:
     fhir_max_bytes: int = 8 * 1024 * 1024
     checks_per_minute: int = 60
     ops_token_required: bool = False
+    # how long a population sweep's run holds the sweep without renewing (it renews every fifth of it): a run that
+    # died lets the next one start after this
+    sweep_hold_seconds: int = 300
     decision_webhook_url: str | None = None
     decision_webhook_secret: str | None = field(default=None, repr=False)
     testing: bool = False
@@ -104,6 +107,7 @@ class Settings:
                                                                                                       "yes"),
             fhir_budget=float(env.get("STEWARDSHIP_FHIR_BUDGET") or base.fhir_budget),
             fhir_max_bytes=int(env.get("STEWARDSHIP_FHIR_MAX_BYTES") or base.fhir_max_bytes),
+            sweep_hold_seconds=_whole_number(env, "STEWARDSHIP_SWEEP_HOLD_SECONDS", base.sweep_hold_seconds, 1),
             decision_webhook_url=env.get("STEWARDSHIP_DECISION_WEBHOOK_URL") or None,
             decision_webhook_secret=env.get("STEWARDSHIP_DECISION_WEBHOOK_SECRET") or None,
         )

@@ -13,6 +13,7 @@ an interrupted run completes without duplicates.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import datetime as dt
@@ -20,11 +21,12 @@ import json
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dask.bag
 from distributed import Client
+from sqlalchemy.exc import SQLAlchemyError
 
 from settings import VAR, Settings
 from stewardship.review_priority import ReviewPriority
@@ -53,7 +55,7 @@ from .fhir import (
 from .fhir_dosage import vocabulary
 from .fhir_intake import FhirRecord, check_request
 from .storage import make_engine
-from .sweeps import WORKLIST_COLUMNS, SweepStore, requester
+from .sweeps import WORKLIST_COLUMNS, SweepHeld, SweepStore, requester
 
 OBSERVATION_KINDS = tuple(frozenset(codes) for codes in (CREATININE_CODES, EGFR_CODES, WEIGHT_CODES))
 PROBLEMS_PER_PARTITION = 200  # unreadable resources reported back by one task (all are counted)
@@ -225,38 +227,77 @@ def run_sweep(folder: Path, as_of: dt.date, settings: Settings, out: Path | None
         raise SweepRefused(f"no *.ndjson file in {folder}")
     key, export = sweep_key(folder, files, as_of.isoformat())
     database = make_engine(settings.database_url)
+    hold = dt.timedelta(seconds=settings.sweep_hold_seconds)
     try:
         sweeps = SweepStore(database)
-        summary = SweepSummary(sweeps.begin(key, as_of, export), as_of.isoformat())
-        out = out or _default_out(summary.sweep_id)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        size = sum(path.stat().st_size for path in files)
-        # the rules in force, loaded as a hook call loads them: their review priority orders the worklist (with
-        # workers=0 the partitions reuse this runtime)
-        priority = _runtime(settings)[0].rulebook.review_priority
-        # partitions for local workers in the system's temporary folder; for a cluster beside the worklist, on the
-        # filesystem the workers share with this machine (like the export folder itself)
-        with tempfile.TemporaryDirectory(prefix=f".sweep-{summary.sweep_id}-",
-                                         dir=out.parent if scheduler else None) as work:
-            results, unreadable, not_used = _run(files, Path(work), size, summary.sweep_id, as_of, settings,
-                                                 workers, scheduler, report)
-        for result in results:
-            summary.patients += result["patients"]
-            summary.checked += result["checked"]
-            summary.already += result["already"]
-            for problem in result["problems"]:
-                report(problem)
-        summary.not_used = dict(sorted(not_used.items()))
-        listed = sweeps.get(summary.sweep_id)
-        summary.flagged = listed["flagged"]
-        # lines (this run), resources of the patients reviewed (whichever run did), patients not checked (this run)
-        summary.unreadable = unreadable + sweeps.unreadable_resources(summary.sweep_id) \
-            + sum(result["failed"] for result in results)
-        summary.seconds = time.perf_counter() - started
-        summary.worklist = write_worklist(sweeps, summary, out, priority)
-        sweeps.finish(summary.sweep_id, summary.patients, summary.unreadable, summary.seconds)
+        try:
+            sweep_id, run = sweeps.begin(key, as_of, export, hold)
+        except SweepHeld as held:
+            raise SweepRefused(
+                f"another run of sweep {held.sweep_id} (this export, as-of {as_of.isoformat()}) is under way: nothing "
+                f"was checked. Its hold lasts until {held.held_until.isoformat(timespec='seconds')} unless it renews it; a run that died lets go "
+                "then (STEWARDSHIP_SWEEP_HOLD_SECONDS)") from None
+        with _holding(sweeps, sweep_id, run, hold):
+            return _sweep(sweeps, SweepSummary(sweep_id, as_of.isoformat()), files, as_of, settings, out, workers,
+                          scheduler, report, started)
     finally:
         database.dispose()
+
+
+@contextlib.contextmanager
+def _holding(sweeps: SweepStore, sweep_id: int, run: int, hold: dt.timedelta) -> Iterator[None]:
+    """Renew this run's hold on the sweep every fifth of `hold` while it works (from a thread: the work blocks
+    this one), and let go when it ends, finished or failed."""
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(hold.total_seconds() / 5):
+            try:
+                if not sweeps.renew(sweep_id, run, hold):
+                    return  # another run took it after this one's hold lapsed: rows stay unique, checks may double
+            except SQLAlchemyError:  # the database away for a moment: the next renewal tries again
+                continue
+    renewing = threading.Thread(target=renew, name=f"sweep-{sweep_id}-hold", daemon=True)
+    renewing.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        renewing.join()
+        sweeps.let_go(sweep_id, run)
+
+
+def _sweep(sweeps: SweepStore, summary: SweepSummary, files: list[Path], as_of: dt.date, settings: Settings,
+           out: Path | None, workers: int, scheduler: str | None, report: Callable[[str], None],
+           started: float) -> SweepSummary:
+    """The run itself, once it holds the sweep."""
+    out = out or _default_out(summary.sweep_id)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    size = sum(path.stat().st_size for path in files)
+    # the rules in force, loaded as a hook call loads them: their review priority orders the worklist (with
+    # workers=0 the partitions reuse this runtime)
+    priority = _runtime(settings)[0].rulebook.review_priority
+    # partitions for local workers in the system's temporary folder; for a cluster beside the worklist, on the
+    # filesystem the workers share with this machine (like the export folder itself)
+    with tempfile.TemporaryDirectory(prefix=f".sweep-{summary.sweep_id}-",
+                                     dir=out.parent if scheduler else None) as work:
+        results, unreadable, not_used = _run(files, Path(work), size, summary.sweep_id, as_of, settings,
+                                             workers, scheduler, report)
+    for result in results:
+        summary.patients += result["patients"]
+        summary.checked += result["checked"]
+        summary.already += result["already"]
+        for problem in result["problems"]:
+            report(problem)
+    summary.not_used = dict(sorted(not_used.items()))
+    listed = sweeps.get(summary.sweep_id)
+    summary.flagged = listed["flagged"]
+    # lines (this run), resources of the patients reviewed (whichever run did), patients not checked (this run)
+    summary.unreadable = unreadable + sweeps.unreadable_resources(summary.sweep_id) \
+        + sum(result["failed"] for result in results)
+    summary.seconds = time.perf_counter() - started
+    summary.worklist = write_worklist(sweeps, summary, out, priority)
+    sweeps.finish(summary.sweep_id, summary.patients, summary.unreadable, summary.seconds)
     return summary
 
 

@@ -5,6 +5,9 @@ The (sweep, patient) row is the sweep's memory: a patient with a row is not chec
 export at the same as-of date, or of one that was interrupted, adds no second check. The check is stored before
 its row (they are two transactions: storage.py's check, then this); a sweep killed in between left a check whose
 requester names the sweep, and the re-run adopts it instead of checking again (`adopt_checks`).
+
+One run at a time holds a sweep (`begin`, `renew`, `let_go`): two runs at once would each check the patients neither
+had recorded yet, and store two checks for them (two items in the review queue), of which one keeps the row.
 """
 from __future__ import annotations
 
@@ -48,6 +51,10 @@ sweeps = Table(
     Column("patients", Integer),  # in the export, as the last completed run counted them
     Column("unreadable", Integer),  # lines and resources that could not be read, same
     Column("seconds", Float),  # the last completed run's
+    # migration 0013: the run that holds the sweep (its number in `runs`), until when; it renews the hold while it
+    # works and lets go when it ends, and a run that died lets go when its hold lapses
+    Column("held_by_run", Integer),
+    Column("held_until", DateTime(timezone=True)),
     UniqueConstraint("key", name="uq_sweeps_key"),
 )
 
@@ -79,28 +86,59 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)  # SQLite gives back naive UTC
+
+
 def _iso(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).isoformat(timespec="seconds")
+    return None if value is None else _aware(value).isoformat(timespec="seconds")
+
+
+class SweepHeld(Exception):
+    """Another run holds the sweep (until `held_until`, unless it renews its hold)."""
+
+    def __init__(self, sweep_id: int, held_until: dt.datetime) -> None:
+        super().__init__(f"sweep {sweep_id} is held by another run until {held_until.isoformat(timespec='seconds')}")
+        self.sweep_id, self.held_until = sweep_id, held_until
 
 
 class SweepStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def begin(self, key: str, as_of: dt.date, export: dict) -> int:
-        """The sweep's id for this key, created on its first run; each run is counted."""
+    def begin(self, key: str, as_of: dt.date, export: dict, hold: dt.timedelta) -> tuple[int, int]:
+        """The sweep's id for this key (created on its first run) and this run's number (each run is counted), the
+        sweep held by this run for `hold`. SweepHeld while another run holds it: the conditional update lets exactly
+        one of two runs starting at once in (PostgreSQL locks the row, SQLite serializes writers)."""
+        now = _now()
         try:
             with self.engine.begin() as connection:
                 return connection.execute(sweeps.insert().values(
-                    key=key, as_of=as_of, export=export, started_at=_now(), runs=1)).inserted_primary_key[0]
+                    key=key, as_of=as_of, export=export, started_at=now, runs=1, held_by_run=1,
+                    held_until=now + hold)).inserted_primary_key[0], 1
         except IntegrityError:
             pass
         with self.engine.begin() as connection:
-            sweep_id = connection.execute(select(sweeps.c.id).where(sweeps.c.key == key)).scalar_one()
-            connection.execute(update(sweeps).where(sweeps.c.id == sweep_id).values(runs=sweeps.c.runs + 1))
-        return sweep_id
+            taken = connection.execute(update(sweeps).where(
+                sweeps.c.key == key, sweeps.c.held_until.is_(None) | (sweeps.c.held_until < now)).values(
+                runs=sweeps.c.runs + 1, held_by_run=sweeps.c.runs + 1, held_until=now + hold)).rowcount
+            row = connection.execute(select(sweeps.c.id, sweeps.c.runs, sweeps.c.held_until)
+                                     .where(sweeps.c.key == key)).one()
+        if taken != 1:
+            raise SweepHeld(row.id, _aware(row.held_until))
+        return row.id, row.runs
+
+    def renew(self, sweep_id: int, run: int, hold: dt.timedelta) -> bool:
+        """Hold the sweep for `hold` from now; False when this run no longer holds it."""
+        with self.engine.begin() as connection:
+            return connection.execute(update(sweeps).where(sweeps.c.id == sweep_id, sweeps.c.held_by_run == run)
+                                      .values(held_until=_now() + hold)).rowcount == 1
+
+    def let_go(self, sweep_id: int, run: int) -> None:
+        """The run is over (finished or failed): the next one may start at once."""
+        with self.engine.begin() as connection:
+            connection.execute(update(sweeps).where(sweeps.c.id == sweep_id, sweeps.c.held_by_run == run)
+                               .values(held_by_run=None, held_until=None))
 
     def finish(self, sweep_id: int, patients: int, unreadable: int, seconds: float) -> None:
         with self.engine.begin() as connection:

@@ -25,10 +25,10 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from adapters.bulk_export import MedicationLookup, group, partition
+from adapters.bulk_export import MedicationLookup, export_files, group, partition, sweep_key
 from adapters.population_sweep import SweepRefused, run_sweep
 from adapters.storage import checks, make_engine, upgrade
-from adapters.sweeps import sweep_patients
+from adapters.sweeps import SweepStore, sweep_patients, sweeps
 from settings import Settings
 from stewardship import accounts
 from tests.conftest import POSTGRES_URL
@@ -48,11 +48,31 @@ def sample_export(folder: Path) -> Path:
 
 
 def sweep(database_url: str, folder: Path, out: Path, workers: int = 0, scheduler: str | None = None,
-          as_of: dt.date = AS_OF):
+          as_of: dt.date = AS_OF, hold_seconds: int = 300):
     reported: list[str] = []
-    summary = run_sweep(folder, as_of, Settings(database_url=database_url, testing=True), out, workers, scheduler,
-                        reported.append)
+    settings = Settings(database_url=database_url, testing=True, sweep_hold_seconds=hold_seconds)
+    summary = run_sweep(folder, as_of, settings, out, workers, scheduler, reported.append)
     return summary, reported
+
+
+def hold_sweep(database_url: str, folder: Path, hold: dt.timedelta, as_of: dt.date = AS_OF) -> tuple[int, int]:
+    """Begin a run of the sweep of `folder` as `stewardship sweep` does, and leave it holding the sweep (a run
+    under way in another process, or one that died): (sweep id, run)."""
+    key, export = sweep_key(folder, export_files(folder), as_of.isoformat())
+    engine = make_engine(database_url)
+    try:
+        return SweepStore(engine).begin(key, as_of, export, hold)
+    finally:
+        engine.dispose()
+
+
+def sweep_row(database_url: str) -> dict:
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return dict(connection.execute(select(sweeps)).mappings().one())
+    finally:
+        engine.dispose()
 
 
 def worklist(summary) -> list[dict]:
@@ -204,11 +224,50 @@ def test_a_check_stored_by_a_run_killed_before_its_record_is_adopted_not_repeate
     engine.dispose()
 
 
+def test_a_second_run_while_one_is_under_way_is_refused_and_checks_nobody(url, tmp_path):
+    export = sample_export(tmp_path / "export")
+    sweep_id, run = hold_sweep(url, export, dt.timedelta(minutes=5))
+
+    with pytest.raises(SweepRefused, match=rf"another run of sweep {sweep_id} .* is under way: nothing was checked"):
+        sweep(url, export, tmp_path / "w")
+    done = subprocess.run([sys.executable, "-m", "cli", "sweep", str(export), "--as-of", AS_OF.isoformat(),
+                           "--workers", "0", "--out", str(tmp_path / "w")], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "STEWARDSHIP_DATABASE_URL": url}, timeout=300)
+
+    assert done.returncode == 1 and "is under way: nothing was checked" in done.stderr
+    assert stored_checks(url) == []
+    assert (sweep_row(url)["runs"], sweep_row(url)["held_by_run"]) == (run, run)  # refused runs are not counted
+
+
+def test_a_run_lets_go_of_the_sweep_when_it_ends_finished_or_failed(url, tmp_path):
+    export = sample_export(tmp_path / "export")
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(OSError):  # the worklist's folder cannot be made: the run fails after taking the sweep
+        sweep(url, export, tmp_path / "a-file" / "w")
+    assert (sweep_row(url)["held_by_run"], sweep_row(url)["held_until"]) == (None, None)
+
+    summary, _ = sweep(url, export, tmp_path / "w")  # at once, not after the failed run's hold would have lapsed
+
+    assert summary.checked == 10
+    assert (sweep_row(url)["runs"], sweep_row(url)["held_by_run"], sweep_row(url)["held_until"]) == (2, None, None)
+
+
+def test_a_run_that_died_lets_go_of_the_sweep_when_its_hold_lapses(url, tmp_path):
+    export = sample_export(tmp_path / "export")
+    hold_sweep(url, export, dt.timedelta(seconds=1))  # as if a run had died without letting go
+    time.sleep(1.2)
+
+    summary, _ = sweep(url, export, tmp_path / "w")
+
+    assert (summary.checked, sweep_row(url)["runs"]) == (10, 2)
+
+
 def test_an_interrupted_sweep_completes_on_a_re_run_without_duplicates(url, tmp_path):
     export = clone_export(tmp_path / "export", 300)
     command = [sys.executable, "-m", "cli", "sweep", str(export), "--as-of", AS_OF.isoformat(), "--workers", "1",
                "--out", str(tmp_path / "w")]
-    env = {**os.environ, "STEWARDSHIP_DATABASE_URL": url}
+    hold_seconds = 5  # renewed every second while the run works; after the kill, it lapses within 5 s
+    env = {**os.environ, "STEWARDSHIP_DATABASE_URL": url, "STEWARDSHIP_SWEEP_HOLD_SECONDS": str(hold_seconds)}
     killed = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)
     engine = make_engine(url)
@@ -225,6 +284,11 @@ def test_an_interrupted_sweep_completes_on_a_re_run_without_duplicates(url, tmp_
         with engine.connect() as connection:
             interrupted = connection.execute(select(func.count()).select_from(sweep_patients)).scalar()
         assert 20 <= interrupted < 300
+        with pytest.raises(SweepRefused, match="is under way"):  # the killed run's hold has not lapsed yet
+            sweep(url, export, tmp_path / "too-soon", hold_seconds=hold_seconds)
+        held_until = sweep_row(url)["held_until"]
+        held_until = held_until if held_until.tzinfo else held_until.replace(tzinfo=dt.timezone.utc)  # SQLite: naive
+        time.sleep(max(0.0, (held_until - dt.datetime.now(dt.timezone.utc)).total_seconds()) + 0.2)
 
         finished = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
