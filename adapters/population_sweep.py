@@ -233,10 +233,11 @@ def run_sweep(folder: Path, as_of: dt.date, settings: Settings, out: Path | None
         try:
             sweep_id, run = sweeps.begin(key, as_of, export, hold)
         except SweepHeld as held:
+            until = held.held_until.isoformat(timespec="seconds")
             raise SweepRefused(
                 f"another run of sweep {held.sweep_id} (this export, as-of {as_of.isoformat()}) is under way: nothing "
-                f"was checked. Its hold lasts until {held.held_until.isoformat(timespec='seconds')} unless it renews it; a run that died lets go "
-                "then (STEWARDSHIP_SWEEP_HOLD_SECONDS)") from None
+                f"was checked. Its hold lasts until {until} unless it renews it; a run that died lets go then "
+                "(STEWARDSHIP_SWEEP_HOLD_SECONDS)") from None
         with _holding(sweeps, sweep_id, run, hold):
             return _sweep(sweeps, SweepSummary(sweep_id, as_of.isoformat()), files, as_of, settings, out, workers,
                           scheduler, report, started)
@@ -264,7 +265,8 @@ def _holding(sweeps: SweepStore, sweep_id: int, run: int, hold: dt.timedelta) ->
     finally:
         stop.set()
         renewing.join()
-        sweeps.let_go(sweep_id, run)
+        with contextlib.suppress(SQLAlchemyError):  # the database gone at the end: the hold lapses by itself
+            sweeps.let_go(sweep_id, run)
 
 
 def _sweep(sweeps: SweepStore, summary: SweepSummary, files: list[Path], as_of: dt.date, settings: Settings,
