@@ -229,8 +229,13 @@ class SweepStore:
             query = query.where(sweeps.c.id == sweep_id)
         with self.engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
+        now = _now()
         return [{"id": row["id"], "asOf": row["as_of"].isoformat(), "startedAt": _iso(row["started_at"]),
-                 "finishedAt": _iso(row["finished_at"]), "runs": row["runs"], "folder": row["export"]["folder"],
+                 "finishedAt": _iso(row["finished_at"]), "runs": row["runs"],
+                 # a run holds it now (a hold that lapsed is a run that died: the sweep is free again)
+                 "runningUntil": _iso(row["held_until"]) if row["held_until"] and _aware(row["held_until"]) > now
+                 else None,
+                 "folder": row["export"]["folder"],
                  "files": len(row["export"]["files"]), "patients": row["patients"], "checked": row["checked"] or 0,
                  "flagged": int(row["flagged"] or 0), "unreadable": row["unreadable"], "seconds": row["seconds"]}
                 for row in rows]

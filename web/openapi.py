@@ -332,7 +332,8 @@ def _operations() -> dict[str, dict[str, dict]]:
             "summary": "the population sweeps made with `stewardship sweep` (a FHIR Bulk Data export reviewed "
                        "patient by patient at one as-of date), newest first (pharmacist or admin token)",
             "responses": {"200": {"description": "{sweeps: [{id, asOf, startedAt, finishedAt (null until a run "
-                                                 "completes), runs, folder, files, patients (in the export), checked "
+                                                 "completes), runs, runningUntil (while a run is under way: until "
+                                                 "when its hold lasts unless renewed; else null), folder, files, patients (in the export), checked "
                                                  "(patients reviewed), flagged (warning or critical), unreadable "
                                                  "(lines and resources not read), seconds, worklist (its URL), queue "
                                                  "(the review queue filtered to it)}]}"},

@@ -451,3 +451,20 @@ def test_pharmacists_see_the_sweeps_page_with_each_sweeps_flagged_patients_in_th
     assert all(patient in queue for patient in flagged)
     assert NAPROXEN_PATIENT not in queue  # reviewed, nothing to act on: not in the queue
     assert client.get("/reviews?sweep=x").status_code == 400
+
+
+def test_a_sweep_under_way_is_shown_so_not_as_one_to_run_again(url, tmp_path, client, auth_headers):
+    export = sample_export(tmp_path / "export")
+    sweep_id, run = hold_sweep(url, export, dt.timedelta(minutes=5))  # its first run, under way in another process
+    sign_in(client, "pat.pharmacist")  # the pharmacist of `auth_headers`
+
+    listed = client.get("/api/v1/sweeps", headers=auth_headers).get_json()["sweeps"][0]
+    page = client.get("/sweeps").get_data(as_text=True)
+
+    assert listed["finishedAt"] is None and listed["runningUntil"] > listed["startedAt"]
+    assert "being run now" in page and "run it again" not in page
+    engine = make_engine(url)
+    SweepStore(engine).let_go(sweep_id, run)  # the run died before its first patient, having let go
+    engine.dispose()
+    assert client.get("/api/v1/sweeps", headers=auth_headers).get_json()["sweeps"][0]["runningUntil"] is None
+    assert "not finished: run it again" in client.get("/sweeps").get_data(as_text=True)
