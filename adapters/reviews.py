@@ -40,7 +40,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from stewardship.review_priority import ReviewPriority
 
-from .storage import cds_card_findings, cds_cards, cds_feedback, check_findings, checks, metadata
+from .storage import _aware, cds_card_findings, cds_cards, cds_feedback, check_findings, checks, metadata
 
 DECISIONS = ("approved", "changes_requested", "rejected")
 INTERVENTIONS = ("stopped", "dose_changed", "substituted", "monitoring_added", "no_change")
@@ -160,13 +160,8 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def _utc(value: dt.datetime) -> dt.datetime:
-    # SQLite hands back naive datetimes; every time stored here is UTC
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-
-
 def _iso(value: dt.datetime) -> str:
-    return _utc(value).isoformat(timespec="seconds")
+    return _aware(value).isoformat(timespec="seconds")
 
 
 def _decision_json(row: Any, findings: list[str]) -> dict:
@@ -189,7 +184,7 @@ def _item_json(row: Any, findings: list[dict], latest: dict | None, now: dt.date
         "requester": row["requester"], "source": row["source"], "patientId": row["patient_ref"],
         "maxSeverity": row["max_severity"], "status": "closed" if latest else "open", "priority": row["priority"],
         "ageYears": row["age"], "crclMlMin": row["crcl"], "hasSuggestions": bool(row["has_suggestions"]),
-        "waitingSeconds": max(0, int((until - _utc(row["created_at"])).total_seconds())),
+        "waitingSeconds": max(0, int((until - _aware(row["created_at"])).total_seconds())),
         "claim": _claim_json(row), "categories": sorted({f["category"] for f in findings}), "findings": findings,
         "decision": latest,
     }
@@ -644,7 +639,7 @@ class ReviewStore:
         where = (signin_throttle.c.scope == scope) & (signin_throttle.c.key == key)
         audit_id, locked_since = connection.execute(select(signin_throttle.c.locked_audit_id,
                                                            signin_throttle.c.locked_since).where(where)).one()
-        if audit_id is not None and _utc(locked_since) >= since:
+        if audit_id is not None and _aware(locked_since) >= since:
             connection.execute(audit_log.update().where(audit_log.c.id == audit_id)
                                .values(times=audit_log.c.times + 1))
             return

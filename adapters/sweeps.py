@@ -37,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from stewardship.model import SEVERITIES
 from stewardship.review_priority import ReviewPriority
 
-from .storage import check_findings, checks, metadata
+from .storage import _aware, check_findings, checks, metadata
 
 sweeps = Table(
     "sweeps", metadata,
@@ -84,10 +84,6 @@ def requester(sweep_id: int) -> str:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)  # SQLite gives back naive UTC
 
 
 def _iso(value: dt.datetime | None) -> str | None:
