@@ -27,6 +27,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -363,11 +364,11 @@ def _wait_for(url: str, server: subprocess.Popen, hint: str) -> None:
 
 
 def _tagged(make_call: Callable[[], Call], prefix: str) -> Callable[[], Call]:
-    counter = iter(range(10**9))
+    numbers = itertools.count()
 
     def call() -> Call:
         method, url, body, headers = make_call()
-        return method, url, body, {**headers, "X-Request-Id": f"{prefix}{next(counter)}"}
+        return method, url, body, {**headers, "X-Request-Id": f"{prefix}{next(numbers)}"}
     return call
 
 

@@ -333,7 +333,8 @@ def _operations() -> dict[str, dict[str, dict]]:
                        "patient by patient at one as-of date), newest first (pharmacist or admin token)",
             "responses": {"200": {"description": "{sweeps: [{id, asOf, startedAt, finishedAt (null until a run "
                                                  "completes), runs, runningUntil (while a run is under way: until "
-                                                 "when its hold lasts unless renewed; else null), folder, files, patients (in the export), checked "
+                                                 "when its hold lasts unless renewed; else null), folder, files, "
+                                                 "patients (in the export), checked "
                                                  "(patients reviewed), flagged (warning or critical), unreadable "
                                                  "(lines and resources not read), seconds, worklist (its URL), queue "
                                                  "(the review queue filtered to it)}]}"},
