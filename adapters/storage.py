@@ -103,7 +103,7 @@ check_findings = Table(
     "check_findings", metadata,
     Column("check_id", String(36), ForeignKey("checks.id", ondelete="CASCADE"), primary_key=True),
     Column("position", Integer, primary_key=True),
-    Column("code", String(120), nullable=False, index=True),
+    Column("code", String(120), nullable=False),  # counted over the whole table, never looked up (0014)
     Column("category", String(32), nullable=False),
     Column("severity", String(16), nullable=False),
     Column("drugs", JSON, nullable=False),
@@ -174,9 +174,9 @@ cds_cards = Table(
     Column("summary", String(200), nullable=False),
     Column("suggestions", JSON, nullable=False),  # [{"uuid", "label", "action"}]
     Column("created_at", DateTime(timezone=True), nullable=False),
-    Index("ix_cds_cards_check", "check_id"),  # migration 0004's names
-    Index("ix_cds_cards_patient_fingerprint", "patient_ref", "fingerprint"),
-    Index("ix_cds_cards_patient_hook_created", "patient_ref", "hook", "created_at"),  # migration 0012's names
+    # the one look-up by patient (cards already shown at order-select); migration 0014 dropped the indexes no query
+    # read, each an extra page written by every order-sign
+    Index("ix_cds_cards_patient_hook_created", "patient_ref", "hook", "created_at"),  # migration 0012's name
 )
 # A card's `code`, `category`, `indicator` and `fingerprint` above are those of its lead finding and of the card as a
 # whole; the findings it stands for (one with `cards: per_finding`, several per draft order by default) are here, so
@@ -184,8 +184,8 @@ cds_cards = Table(
 cds_card_findings = Table(
     "cds_card_findings", metadata,
     Column("card_uuid", String(36), ForeignKey("cds_cards.uuid"), primary_key=True),
-    Column("fingerprint", String(64), primary_key=True, index=True),  # the finding's (web.cds_cards.fingerprint)
-    Column("code", String(120), nullable=False, index=True),
+    Column("fingerprint", String(64), primary_key=True),  # the finding's (web.cds_cards.fingerprint)
+    Column("code", String(120), nullable=False),
     Column("category", String(32), nullable=False),
     Column("severity", String(16), nullable=False),
 )
