@@ -292,7 +292,7 @@ def _ensure_sqlite_folder(url: str) -> None:
 def make_engine(url: str) -> Engine:
     _ensure_sqlite_folder(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, json_serializer=json_text.dumps)
+        engine = create_engine(url, json_serializer=json_text.dumps, json_deserializer=json_text.loads)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection, _record) -> None:  # noqa: ANN001 - DBAPI objects
@@ -308,7 +308,8 @@ def make_engine(url: str) -> Engine:
     # Per gunicorn worker: a sync worker serves one request at a time, so a small pool is enough, and two
     # instances of 5 workers stay well under PostgreSQL's default 100 connections.
     return create_engine(url, pool_pre_ping=True, pool_size=3, max_overflow=2, pool_timeout=5,
-                         connect_args={"connect_timeout": 3}, json_serializer=json_text.dumps)
+                         connect_args={"connect_timeout": 3}, json_serializer=json_text.dumps,
+                         json_deserializer=json_text.loads)
 
 
 def upgrade(url: str) -> None:

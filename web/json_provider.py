@@ -1,4 +1,5 @@
-"""Flask's JSON answers written by orjson (adapters/json_text.py: why, and what falls back to the standard library).
+"""Flask's JSON answers written, and request bodies read, by orjson (adapters/json_text.py: why, and what falls back
+to the standard library).
 
 The answers are those of Flask's own provider: dates and datetimes in its format, its `default` for the rest, keys
 sorted when it would sort them; only the text is compact UTF-8 instead of \\u escapes, which JSON reads alike.
@@ -18,6 +19,9 @@ class FastJSONProvider(DefaultJSONProvider):
         if kwargs.keys() - {"separators"}:  # indented, or a caller's own options (Jinja's tojson): Flask's way
             return super().dumps(obj, **kwargs)
         return json_text.dumps(obj, sort_keys=self.sort_keys, default=self.default, passthrough=True)
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return super().loads(s, **kwargs) if kwargs else json_text.loads(s)
 
     def response(self, *args: Any, **kwargs: Any) -> Response:
         if (self.compact is None and self._app.debug) or self.compact is False:
