@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -33,15 +34,18 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 
 from stewardship.review_priority import ReviewPriority
 
 from .storage import _aware, cds_card_findings, cds_cards, cds_feedback, check_findings, checks, metadata
 
+log = logging.getLogger(__name__)
 DECISIONS = ("approved", "changes_requested", "rejected")
 INTERVENTIONS = ("stopped", "dose_changed", "substituted", "monitoring_added", "no_change")
 CLAIM_FILTERS = ("mine", "unassigned")
@@ -598,16 +602,37 @@ class ReviewStore:
         audit row of the window instead of writing a row of its own (a locked address used to write ~200 rows/s)."""
         now = _now()
         since = now - window
-        with self.engine.begin() as connection:
-            for scope, key in (("address", ip), ("name", user_name)):  # always in this order: no deadlock
-                self._lock_throttle(connection, scope, key, now)
-            by_user, by_ip = self._failures(connection, user_name, ip, since)
-            if by_user >= max_user or by_ip >= max_ip:
-                scope, key = ("name", user_name) if by_user >= max_user else ("address", ip)
-                self._count_refusal(connection, scope, key, user_name, now, since)
-                return None
-            return connection.execute(signin_attempts.insert().values(at=now, user_name=user_name, ip=ip,
-                                                                      ok=False)).inserted_primary_key[0]
+        try:
+            with self.engine.begin() as connection:
+                for scope, key in (("address", ip), ("name", user_name)):  # always in this order: no deadlock
+                    self._lock_throttle(connection, scope, key, now)
+                by_user, by_ip = self._failures(connection, user_name, ip, since)
+                if by_user >= max_user or by_ip >= max_ip:
+                    scope, key = ("name", user_name) if by_user >= max_user else ("address", ip)
+                    self._count_refusal(connection, scope, key, user_name, now, since)
+                    return None
+                return connection.execute(signin_attempts.insert().values(at=now, user_name=user_name, ip=ip,
+                                                                          ok=False)).inserted_primary_key[0]
+        finally:
+            self._forget_signins_before(since)
+
+    def _forget_signins_before(self, since: dt.datetime) -> None:
+        """Delete the sign-in tries and throttle rows older than the window: nothing reads them again (the counts
+        and the lock windows look at the window alone; a name or address tried again gets its row back), and a
+        caller trying a new name or address from each request would otherwise grow both tables without end.
+
+        After the try's own transaction, in one of its own, best effort: a throttle row another try holds is
+        skipped (FOR UPDATE SKIP LOCKED on PostgreSQL), so this never waits for a try nor deadlocks with one, and a
+        failure is logged, never the sign-in's. One window for every caller (web.sessions.SIGNIN_WINDOW)."""
+        stale = select(signin_throttle.c.scope, signin_throttle.c.key) \
+            .where(signin_throttle.c.touched_at < since).with_for_update(skip_locked=True)
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(signin_attempts.delete().where(signin_attempts.c.at < since))
+                connection.execute(signin_throttle.delete().where(
+                    tuple_(signin_throttle.c.scope, signin_throttle.c.key).in_(stale)))
+        except SQLAlchemyError:
+            log.warning("old sign-in tries could not be deleted; the next sign-in tries again", exc_info=True)
 
     def signin_succeeded(self, attempt_id: int) -> None:
         with self.engine.begin() as connection:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from urllib.parse import quote
@@ -15,7 +16,7 @@ from click.testing import CliRunner
 from sqlalchemy import select, update
 
 import cli
-from adapters.reviews import audit_log, signin_attempts
+from adapters.reviews import ReviewStore, audit_log, signin_attempts, signin_throttle
 from adapters.storage import api_tokens, web_sessions
 from api import create_app
 from stewardship import accounts
@@ -268,6 +269,55 @@ def test_refused_tries_from_a_locked_address_add_up_on_one_audit_row(client, app
         assert sign_in(client, f"guess{number:02}", WRONG).status_code == 429
     address = [row for row in _audit(app, "sign_in_locked") if row["target"] == "address:127.0.0.1"]
     assert len(address) == 1 and address[0]["times"] == 20
+
+
+def _spray(app, when: dt.datetime, count: int = 50) -> None:
+    """Tries of `count` names from as many addresses at `when`, as a caller trying a new name each time leaves."""
+    with app.extensions["store"].engine.begin() as connection:
+        connection.execute(signin_attempts.insert(), [
+            {"at": when, "user_name": f"spray{i}", "ip": f"10.1.0.{i}", "ok": False} for i in range(count)])
+        connection.execute(signin_throttle.insert(), [
+            {"scope": scope, "key": key, "touched_at": when}
+            for i in range(count) for scope, key in (("name", f"spray{i}"), ("address", f"10.1.0.{i}"))])
+
+
+def _rows(app) -> tuple[set, set]:
+    with app.extensions["store"].engine.connect() as connection:
+        return ({row[0] for row in connection.execute(select(signin_attempts.c.user_name))},
+                {row[0] for row in connection.execute(select(signin_throttle.c.key))})
+
+
+def test_sign_in_rows_older_than_the_window_are_forgotten_and_the_windows_own_still_lock(client, app, people):
+    _spray(app, dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1))
+    for _ in range(4):
+        assert sign_in(client, "dr.lee", WRONG).status_code == 401
+    assert _rows(app) == ({"dr.lee"}, {"dr.lee", "127.0.0.1"})  # the tables no longer grow without end
+    assert sign_in(client, "dr.lee", WRONG).status_code == 401  # the fifth failure in the window
+    assert sign_in(client, "dr.lee", PASSWORD).status_code == 429  # locked: the window's tries were all kept
+
+
+def test_sign_in_rows_within_the_window_are_kept(client, app, people):
+    _spray(app, dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5), count=3)
+    sign_in(client, "dr.lee", WRONG)
+    names, keys = _rows(app)
+    assert names == {"spray0", "spray1", "spray2", "dr.lee"}
+    assert {"spray0", "10.1.0.2", "dr.lee", "127.0.0.1"} <= keys
+
+
+def test_forgetting_old_sign_in_rows_never_waits_for_a_try_that_holds_one(app, people):
+    """PostgreSQL: a throttle row held by a try in progress is skipped, not waited for (no deadlock with it)."""
+    engine = app.extensions["store"].engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: there are no row locks to skip")
+    _spray(app, dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1), count=2)
+    with engine.connect() as holder:
+        holder.execute(select(signin_throttle).where(signin_throttle.c.key == "spray0").with_for_update())
+        started = time.monotonic()
+        ReviewStore(engine)._forget_signins_before(dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=15))
+        waited = time.monotonic() - started
+        holder.rollback()
+    assert waited < 2
+    assert _rows(app) == (set(), {"spray0"})
 
 
 def test_without_trusted_proxies_a_client_cannot_choose_its_address(client, app, people):
