@@ -31,7 +31,6 @@ import itertools
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
+from harness import free_port  # noqa: E402 - the load and fault scenarios' own
 
 from stewardship import knowledge  # noqa: E402
 from stewardship.dosing import parse_frequency  # noqa: E402
@@ -152,12 +152,6 @@ def bench_engine(kb: knowledge.KnowledgeBase) -> None:
     growth = per_check[50] / per_check[5]
     print(f"engine: cost 50 lines / 5 lines = {growth:.1f}x for 10x the lines (linear would be 10x; interacting "
           "pairs add to it)")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 Call = tuple[str, str, "dict | None", dict]  # method, url, JSON body, headers
@@ -273,7 +267,7 @@ def bench_http(total: int = 400, threads: int = 4, rounds: int = 5) -> float:
                    env=env, check=True, capture_output=True)
     token = subprocess.run([cli, "tokens", "create", "bench"], env=env, check=True, capture_output=True,
                            text=True).stdout.strip()
-    port = _free_port()
+    port = free_port()
     # The audience of the EHR's tokens is the public URL; the bench is one user far above a prescriber's pace.
     env.update(STEWARDSHIP_PUBLIC_URL=f"http://127.0.0.1:{port}", STEWARDSHIP_CHECKS_PER_MINUTE="0")
     server_log = workdir / "server.log"  # the service's JSON request lines: its own time for each request
@@ -389,7 +383,7 @@ def _service_times(server_log: Path, kinds: list[str]) -> dict[str, list[float]]
 def _machine_share(workdir: Path, busy: dict[str, float], rounds: int, each: int = 40) -> None:
     """What this machine adds to a request as the client sees it, measured on bench/control.py (gunicorn, 2 sync
     workers, requests that only compute for the given ms): the client's p50 beyond the time computed."""
-    port = _free_port()
+    port = free_port()
     control = subprocess.Popen([str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", "2", "--bind",
                                 f"127.0.0.1:{port}", "--chdir", str(ROOT / "bench"), "control:app"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir)
