@@ -598,19 +598,19 @@ class ReviewStore:
         audit row of the window instead of writing a row of its own (a locked address used to write ~200 rows/s)."""
         now = _now()
         since = now - window
-        try:
-            with self.engine.begin() as connection:
-                for scope, key in (("address", ip), ("name", user_name)):  # always in this order: no deadlock
-                    self._lock_throttle(connection, scope, key, now)
-                by_user, by_ip = self._failures(connection, user_name, ip, since)
-                if by_user >= max_user or by_ip >= max_ip:
-                    scope, key = ("name", user_name) if by_user >= max_user else ("address", ip)
-                    self._count_refusal(connection, scope, key, user_name, now, since)
-                    return None
-                return connection.execute(signin_attempts.insert().values(at=now, user_name=user_name, ip=ip,
-                                                                          ok=False)).inserted_primary_key[0]
-        finally:
-            self._forget_signins_before(since)
+        with self.engine.begin() as connection:
+            for scope, key in (("address", ip), ("name", user_name)):  # always in this order: no deadlock
+                self._lock_throttle(connection, scope, key, now)
+            by_user, by_ip = self._failures(connection, user_name, ip, since)
+            if by_user >= max_user or by_ip >= max_ip:
+                scope, key = ("name", user_name) if by_user >= max_user else ("address", ip)
+                self._count_refusal(connection, scope, key, user_name, now, since)
+                attempt = None
+            else:
+                attempt = connection.execute(signin_attempts.insert().values(at=now, user_name=user_name, ip=ip,
+                                                                             ok=False)).inserted_primary_key[0]
+        self._forget_signins_before(since)
+        return attempt
 
     def _forget_signins_before(self, since: dt.datetime) -> None:
         """Delete the sign-in tries and throttle rows older than the window: nothing reads them again (the counts

@@ -506,7 +506,7 @@ class SqlStore:
         if created:  # the check that scheduled a reminder, now that the check row exists
             connection.execute(update(reminders).where(reminders.c.id.in_(created)).values(check_id=check_id))
         connection.execute(INSERT_AUDIT, {"at": _now(), "user_name": (requester or "")[:64] or None,
-                                                "action": "create_check", "target": f"{source}:check:{check_id}"})
+                                          "action": "create_check", "target": f"{source}:check:{check_id}"})
         return response_json["reminders"]
 
     def _ensure_reminders(self, connection, patient_ref: str,  # noqa: ANN001 - a SQLAlchemy connection
