@@ -43,7 +43,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from stewardship.review_priority import ReviewPriority
 
-from .storage import _aware, _now, cds_card_findings, cds_cards, cds_feedback, check_findings, checks, metadata
+from .storage import _aware, _iso, _now, cds_card_findings, cds_cards, cds_feedback, check_findings, checks, metadata
 
 log = logging.getLogger(__name__)
 DECISIONS = ("approved", "changes_requested", "rejected")
@@ -159,10 +159,6 @@ def _has_review_suggestions(dialect: str) -> ColumnElement:
         severity = func.json_extract(finding.c.value, "$.severity")
         suggestions = func.json_array_length(finding.c.value, "$.suggestions")
     return exists(select(1).select_from(finding).where(severity.in_(REVIEW_SEVERITIES), suggestions > 0))
-
-
-def _iso(value: dt.datetime) -> str:
-    return _aware(value).isoformat(timespec="seconds")
 
 
 def _decision_json(row: Any, findings: list[str]) -> dict:

@@ -274,6 +274,11 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.timezone.utc) if value is not None and value.tzinfo is None else value
 
 
+def _iso(value: dt.datetime | None) -> str | None:
+    """A stored time as the API shows it (UTC, to the second); None stays None."""
+    return None if value is None else _aware(value).isoformat(timespec="seconds")
+
+
 def _user(row) -> User:  # noqa: ANN001 - a SQLAlchemy row mapping
     return User(row["name"], row["role"], row["password_hash"], row["disabled_at"] is not None)
 

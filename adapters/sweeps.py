@@ -37,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from stewardship.model import SEVERITIES
 from stewardship.review_priority import ReviewPriority
 
-from .storage import _aware, _now, check_findings, checks, metadata
+from .storage import _aware, _iso, _now, check_findings, checks, metadata
 
 sweeps = Table(
     "sweeps", metadata,
@@ -80,10 +80,6 @@ WORKLIST_COLUMNS = ("priority", "patient_id", "check_id", "severity", "code", "s
 def requester(sweep_id: int) -> str:
     """Who asked for a sweep's checks, as the checks table and the review queue show it."""
     return f"sweep:{sweep_id}"
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else _aware(value).isoformat(timespec="seconds")
 
 
 class SweepHeld(Exception):
