@@ -27,7 +27,7 @@ from sqlalchemy import create_engine, func, select, text
 
 from adapters.bulk_export import MedicationLookup, export_files, group, partition, sweep_key
 from adapters.population_sweep import SweepRefused, run_sweep
-from adapters.storage import checks, make_engine, upgrade
+from adapters.storage import _aware, checks, make_engine, upgrade
 from adapters.sweeps import SweepStore, sweep_patients, sweeps
 from settings import Settings
 from stewardship import accounts
@@ -286,8 +286,7 @@ def test_an_interrupted_sweep_completes_on_a_re_run_without_duplicates(url, tmp_
         assert 20 <= interrupted < 300
         with pytest.raises(SweepRefused, match="is under way"):  # the killed run's hold has not lapsed yet
             sweep(url, export, tmp_path / "too-soon", hold_seconds=hold_seconds)
-        held_until = sweep_row(url)["held_until"]
-        held_until = held_until if held_until.tzinfo else held_until.replace(tzinfo=dt.timezone.utc)  # SQLite: naive
+        held_until = _aware(sweep_row(url)["held_until"])  # SQLite hands back naive UTC
         time.sleep(max(0.0, (held_until - dt.datetime.now(dt.timezone.utc)).total_seconds()) + 0.2)
 
         finished = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
