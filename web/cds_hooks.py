@@ -210,13 +210,17 @@ def call_service(service_id: str):
     if call["hook"] == "order-select" and not call["context"]["selections"]:
         raise ApiError(400, "validation_failed", "order-select needs selections",
                        {"context.selections": "at least one selected order (Type/id)"})
-    answered = _answered_before(call)
-    return answered if answered is not None else _answer(service, call, body)
+    return _answer(service, call, body)
 
 
 def _answered_before(call: dict) -> dict | None:
     """The answer already kept for this hookInstance (a repeated call gets it again), or None; a 409 when another
-    CDS client used the hookInstance."""
+    CDS client used the hookInstance.
+
+    Looked up only where the call would ask the EHR's FHIR server for what prefetch left out, so that a repeated
+    call does not ask again. With everything prefetched, a repeated call is found when its check is kept (the
+    hookInstance is unique: HookInstanceRepeated) and answered the same; that saves every call a database round
+    trip, and a repeat costs only the check, which is worked out again and not kept."""
     try:
         return current_app.extensions["store"].hook_response(call["hookInstance"], _issuer_name())
     except HookInstanceTaken:
@@ -240,7 +244,14 @@ def _answer(service, call: dict, body: dict) -> dict:  # noqa: ANN001
     # the FHIR server brought Medication resources the draft bundle did not hold (a medicationReference to follow).
     sent = included_medications(context["draftOrders"])
     drafts = _drafts(draft_raws, sent, now, draft_facts)
-    data, fetch_failures = _patient_data(call, config, g.get("cds_issuer"), [raw for _, raw in draft_raws])
+    ordered = [raw for _, raw in draft_raws]
+    data, missing, referenced = _prefetched(call, config, ordered)
+    fetch_failures: list[tuple[str, str]] = []
+    if missing or referenced:  # the FHIR server would be asked: not for a call answered before
+        answered = _answered_before(call)
+        if answered is not None:
+            return answered
+        fetch_failures = _fetch(call, config, g.get("cds_issuer"), ordered, data, missing)
     known = included_medications(context["draftOrders"], *(data.get(k) for k in (*MEDICATION_KEYS, REFERENCED)))
     if known != sent:
         draft_facts = PatientFacts()
@@ -336,13 +347,9 @@ def _drafts(draft_raws: list[tuple[int, dict]], known: dict[str, dict], now: dt.
     return drafts
 
 
-def _patient_data(call: dict, config, issuer: TrustedIssuer | None,  # noqa: ANN001
-                  drafts: list[dict]) -> tuple[dict, list[tuple[str, str]]]:
-    """Prefetch first; what it left out, from the FHIR server; 412 when required data cannot be had at all. Then
-    the Medications that drafts and medication records reference but nobody sent (under REFERENCED, as a Bundle).
-
-    The FHIR server is contacted only when the calling issuer's trust entry lists it (issue 13, SSRF): with
-    STEWARDSHIP_AUTH=off there is no issuer, and so no FHIR request at all."""
+def _prefetched(call: dict, config, drafts: list[dict]) -> tuple[dict, list[str], list[str]]:  # noqa: ANN001
+    """The prefetched data by key, the prefetch keys left out (or answered with an OperationOutcome), and the
+    `Medication/<id>` references of drafts and medication records that no bundle brought."""
     prefetch = call["prefetch"] or {}
     data, missing = {}, []
     for key in config.prefetch:
@@ -351,10 +358,18 @@ def _patient_data(call: dict, config, issuer: TrustedIssuer | None,  # noqa: ANN
             missing.append(key)
         else:
             data[key] = value  # None means "the EHR has no data": not missing
+    return data, missing, _unsent_medications(data, drafts, call["context"]["draftOrders"])
+
+
+def _fetch(call: dict, config, issuer: TrustedIssuer | None, drafts: list[dict],  # noqa: ANN001
+           data: dict, missing: list[str]) -> list[tuple[str, str]]:
+    """What prefetch left out, from the FHIR server, into `data`; 412 when required data cannot be had at all.
+    Then the Medications that drafts and medication records reference but nobody sent (under REFERENCED, as a
+    Bundle). The keys and references that could not be read, with why.
+
+    The FHIR server is contacted only when the calling issuer's trust entry lists it (issue 13, SSRF): with
+    STEWARDSHIP_AUTH=off there is no issuer, and so no FHIR request at all."""
     failures: list[tuple[str, str]] = []
-    referenced = _unsent_medications(data, drafts, call["context"]["draftOrders"])
-    if not missing and not referenced:
-        return data, failures
     server = call.get("fhirServer")
     base = issuer.allows_fhir_server(server) if issuer and server else None
     if base is None:
@@ -367,12 +382,12 @@ def _patient_data(call: dict, config, issuer: TrustedIssuer | None,  # noqa: ANN
             raise ApiError(412, "precondition_failed", f"prefetch is missing and {why}", fields_)
         if server:
             failures.extend((key, "fhirServer not allowed for this EHR; not contacted") for key in missing)
-        return data, failures
+        return failures
     settings = current_app.config["SETTINGS"]
     try:
         patient = encode_token(call["context"]["patientId"])
     except FhirUnavailable as error:
-        return _fetch_refused(data, missing, str(error))
+        return _fetch_refused(missing, str(error))
     token = (call.get("fhirAuthorization") or {}).get("access_token")
     client = FhirClient(base, token, settings.fhir_timeout, settings.fhir_budget, settings.fhir_max_bytes)
     try:
@@ -394,7 +409,7 @@ def _patient_data(call: dict, config, issuer: TrustedIssuer | None,  # noqa: ANN
             data[REFERENCED] = {"resourceType": "Bundle", "type": "collection", "entry": found}
     finally:
         client.close()
-    return data, failures
+    return failures
 
 
 def _unsent_medications(data: dict, drafts: list[dict], draft_bundle: dict) -> list[str]:
@@ -406,13 +421,13 @@ def _unsent_medications(data: dict, drafts: list[dict], draft_bundle: dict) -> l
     return medication_references([*drafts, *records], known)
 
 
-def _fetch_refused(data: dict, missing: list[str], why: str) -> tuple[dict, list[tuple[str, str]]]:
+def _fetch_refused(missing: list[str], why: str) -> list[tuple[str, str]]:
     required = [key for key in missing if key in REQUIRED_CONTEXT]
     if required:
         raise ApiError(412, "precondition_failed", f"prefetch is missing and {why}",
                        {"context.patientId": why, **{f"prefetch.{key}": "not prefetched and not fetchable"
                                                      for key in required}})
-    return data, [(key, why) for key in missing]
+    return [(key, why) for key in missing]
 
 
 def _cards(findings, call: dict, drafts: dict[str, _Draft], patient_id: str, result: dict,  # noqa: ANN001

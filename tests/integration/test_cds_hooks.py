@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy import func, select
 
-from adapters.storage import cds_feedback, checks, jwt_seen
+from adapters.storage import cds_feedback, check_findings, checks, jwt_seen
 from api import create_app
 from tests.fhir_server import FhirServer, load_samples
 
@@ -275,24 +275,34 @@ def test_a_repeated_hook_instance_gets_the_same_answer_and_one_stored_check(call
 
 
 
-def test_a_hook_instance_answered_while_the_same_call_ran_keeps_the_first_answer_and_one_check(call, cds_app,
-                                                                                                monkeypatch):
-    """The second call looked before the first was kept (as two requests at once do): its check is not kept and
-    it answers what the first answered, since the check and the call are kept in one transaction."""
+def test_a_repeated_hook_instance_answered_while_the_same_call_ran_keeps_the_first_answer_and_one_check(call, cds_app):
+    """With everything prefetched, nothing is looked up before the check: a repeat (or the same call made twice at
+    once) is worked out again and found when it is kept, since the check, the call and its cards are kept in one
+    transaction under the unique hookInstance. Its own answer is dropped, even where it would differ (the first
+    call's cards now count as shown): the first answer stands."""
     body = hook_body("order-sign", [IBUPROFEN_600])
     first = call(SIGN, body)
     store = cds_app.extensions["store"]
-    looked_up = store.hook_response
-    calls = []
-
-    def not_kept_yet_at_first(*args: object) -> dict | None:  # later look-ups read the store
-        calls.append(args)
-        return None if len(calls) == 1 else looked_up(*args)
-    monkeypatch.setattr(store, "hook_response", not_kept_yet_at_first)
+    with store.engine.connect() as connection:
+        stored_findings = connection.execute(select(func.count()).select_from(check_findings)).scalar()
     second = call(SIGN, body)
     assert second.status_code == 200 and second.get_json() == first.get_json()
     with store.engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(checks)).scalar() == 1
+        assert connection.execute(select(func.count()).select_from(check_findings)).scalar() == stored_findings
+
+
+def test_a_hook_instance_used_by_another_ehr_is_a_409_without_its_answer(trusting, ehr_key):
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    application = trusting(issuer_entry(ehr_key), issuer_entry(other_key, iss="https://other-ehr.example.org"))
+    body = hook_body("order-sign", [IBUPROFEN_600])
+    assert poster(application, ehr_key)(SIGN, body).status_code == 200
+    taken = poster(application, other_key, iss="https://other-ehr.example.org")(SIGN, body)
+    assert taken.status_code == 409 and "cards" not in taken.get_json()
+    assert taken.get_json()["fields"] == {"hookInstance": "each hook call needs a new hookInstance"}
+    with application.extensions["store"].engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(checks)).scalar() == 1
+
 
 # ------------------------------------------------------------------------------------------------ bad calls
 @pytest.mark.parametrize("change, field", [
@@ -436,6 +446,19 @@ def test_what_prefetch_left_out_is_read_from_the_fhir_server(call_with_fhir):
     assert response.status_code == 200
     assert card_for(response, "renal")["indicator"] == "critical"
     assert card_for(response, "bleeding")["indicator"] == "critical"
+
+
+def test_a_repeated_call_that_would_ask_the_fhir_server_is_answered_without_asking_it_again(trusting, ehr_key):
+    resources = [prefetch_78_ckd4_on_warfarin()["patient"], CKD4, WARFARIN,
+                 observation("2160-0", 2.1, "mg/dL"), observation("29463-7", 61, "kg")]
+    with FhirServer(resources, token="fhir-token") as server:
+        post = poster(trusting(issuer_entry(ehr_key, fhir_servers=(server.base,))), ehr_key)
+        body = _fhir_body(server.base)
+        first = post(SIGN, body)
+        asked = list(server.queries)
+        second = post(SIGN, body)
+    assert asked and server.queries == asked
+    assert second.status_code == 200 and second.get_json() == first.get_json()
 
 
 def test_a_dead_fhir_server_fails_soft_with_a_card_saying_what_was_not_checked(call_with_fhir):
