@@ -27,9 +27,10 @@ ROUTES = ROUTE_KEYWORDS
 # autolinks are backslash-escaped, which CommonMark allows for any ASCII punctuation (`:` breaks `scheme:`
 # autolinks such as `javascript:`, `www.` GFM's bare-domain autolink). Control characters (CR/LF included) would
 # start new markdown blocks: they become spaces.
-_HTML_SPECIAL = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_HTML_SPECIAL = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|~:])")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_BARE_DOMAIN = re.compile(r"(?i)www\.")
 SHOWN_INPUT_MAX = 200
 
 
@@ -39,8 +40,8 @@ def markdown_text(value: object) -> str:
     text = _CONTROL.sub(" ", str(value)).strip()
     if len(text) > SHOWN_INPUT_MAX:
         text = text[:SHOWN_INPUT_MAX - 1] + "…"
-    text = _MARKDOWN_SPECIAL.sub(r"\\\1", "".join(_HTML_SPECIAL.get(c, c) for c in text))
-    return re.sub(r"(?i)www\.", lambda m: m.group(0)[:3] + "\\.", text)
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", text.translate(_HTML_SPECIAL))
+    return _BARE_DOMAIN.sub(lambda m: m.group(0)[:3] + "\\.", text)
 
 
 
