@@ -43,13 +43,15 @@ def test_the_order_sign_look_up_of_cards_already_shown_searches_indexes_and_scan
     """Migration 0014 dropped the indexes no query reads; the one look-up each order-sign makes still finds the
     patient's order-select cards by index and their findings by primary key (SQLite's plan; PostgreSQL's follows
     its statistics)."""
-    from adapters.storage import _CARDS_SHOWN, upgrade
+    from adapters.storage import _cards_shown, _in, _slots, upgrade
 
     url = f"sqlite:///{tmp_path / 'plan.sqlite3'}"
     upgrade(url)
     engine = create_engine(url)
-    query = _CARDS_SHOWN.params(patient_ref="Patient/1", hook="order-select", since=dt.datetime(2026, 12, 5, tzinfo=dt.timezone.utc),
-                                fingerprints=["a" * 64, "b" * 64])
+    shown = ["a" * 64, "b" * 64]
+    query = _cards_shown(_slots(shown)).params(patient_ref="Patient/1", hook="order-select",
+                                               since=dt.datetime(2026, 12, 5, tzinfo=dt.timezone.utc),
+                                               **_in("fingerprint", shown))
     sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
     try:
         with engine.connect() as connection:
