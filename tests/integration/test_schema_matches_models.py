@@ -38,7 +38,6 @@ def test_a_missing_migration_fails_the_check_naming_the_difference(settings):
     assert "ix_checks_patient_ref" in checked.stdout
 
 
-
 def test_the_order_sign_look_up_of_cards_already_shown_searches_indexes_and_scans_nothing(tmp_path):
     """Migration 0014 dropped the indexes no query reads; the one look-up each order-sign makes still finds the
     patient's order-select cards by index and their findings by primary key (SQLite's plan; PostgreSQL's follows
