@@ -7,10 +7,10 @@ json writes (a lone surrogate that a "\\ud800" escape in a request put in a stri
 standard library writes it as before: nothing that was stored before is refused now.
 
 Reading (request bodies, stored JSON) is the same bargain: a hook call's 6 KB body is read in 33 us instead of the
-standard library's 53-88 us (the 20-digit test below included). What orjson refuses (a lone surrogate escape, NaN, a number beyond a double, a byte order
-mark, UTF-16, nesting past 1,024 levels) the standard library reads as before, so the input guard still names the
-field; and where orjson would read a value otherwise (an integer beyond 64 bits becomes a float), text holding a
-run of 20 digits goes to the standard library at once.
+standard library's 53-88 us (the 20-digit test below included). What orjson refuses (a lone surrogate escape, NaN,
+a number beyond a double, a byte order mark, UTF-16, nesting past 1,024 levels) the standard library reads as
+before, so the input guard still names the field; and where orjson would read a value otherwise (an integer beyond
+64 bits becomes a float), text holding a run of 20 digits goes to the standard library at once.
 """
 from __future__ import annotations
 

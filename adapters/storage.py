@@ -827,8 +827,7 @@ class SqlStore:
         with self.engine.connect() as connection:
             rows = connection.execute(_checks_since(_slots(sources)), {
                 "requester": requester, "since": since, **_in("source", sources)}).scalars().all()
-        # SQLite hands back naive datetimes; every time stored here is UTC
-        return [at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc) for at in rows]
+        return [_aware(at) for at in rows]
 
     def token_holder(self, token_id: str) -> tuple[IssuedToken, User] | None:
         """The token and the user it belongs to."""
