@@ -218,9 +218,10 @@ def _answered_before(call: dict) -> dict | None:
     CDS client used the hookInstance.
 
     Looked up only where the call would ask the EHR's FHIR server for what prefetch left out, so that a repeated
-    call does not ask again. With everything prefetched, a repeated call is found when its check is kept (the
-    hookInstance is unique: HookInstanceRepeated) and answered the same; that saves every call a database round
-    trip, and a repeat costs only the check, which is worked out again and not kept."""
+    call does not ask again. Otherwise (everything prefetched, or no FHIR server this EHR may name) a repeated call
+    is found when its check is kept (the hookInstance is unique: HookInstanceRepeated) and answered the same; that
+    saves every call a database round trip, and a repeat costs only the check, which is worked out again and not
+    kept."""
     try:
         return current_app.extensions["store"].hook_response(call["hookInstance"], _issuer_name())
     except HookInstanceTaken:
@@ -247,10 +248,11 @@ def _answer(service, call: dict, body: dict) -> dict:  # noqa: ANN001
     ordered = [raw for _, raw in draft_raws]
     data, missing, referenced = _prefetched(call, config, ordered)
     fetch_failures: list[tuple[str, str]] = []
-    if missing or referenced:  # the FHIR server would be asked: not for a call answered before
-        answered = _answered_before(call)
-        if answered is not None:
-            return answered
+    if missing or referenced:
+        if _fhir_server(call, g.get("cds_issuer")) is not None:  # it would be asked: not for a call answered before
+            answered = _answered_before(call)
+            if answered is not None:
+                return answered
         fetch_failures = _fetch(call, config, g.get("cds_issuer"), ordered, data, missing)
     known = included_medications(context["draftOrders"], *(data.get(k) for k in (*MEDICATION_KEYS, REFERENCED)))
     if known != sent:
@@ -361,6 +363,13 @@ def _prefetched(call: dict, config, drafts: list[dict]) -> tuple[dict, list[str]
     return data, missing, _unsent_medications(data, drafts, call["context"]["draftOrders"])
 
 
+def _fhir_server(call: dict, issuer: TrustedIssuer | None) -> str | None:
+    """The base URL of the call's fhirServer where the calling EHR's trust entry lists it; None: no FHIR request is
+    made for this call (issue 13, SSRF; with STEWARDSHIP_AUTH=off there is no issuer)."""
+    server = call.get("fhirServer")
+    return issuer.allows_fhir_server(server) if issuer and server else None
+
+
 def _fetch(call: dict, config, issuer: TrustedIssuer | None, drafts: list[dict],  # noqa: ANN001
            data: dict, missing: list[str]) -> list[tuple[str, str]]:
     """What prefetch left out, from the FHIR server, into `data`; 412 when required data cannot be had at all.
@@ -370,8 +379,7 @@ def _fetch(call: dict, config, issuer: TrustedIssuer | None, drafts: list[dict],
     The FHIR server is contacted only when the calling issuer's trust entry lists it (issue 13, SSRF): with
     STEWARDSHIP_AUTH=off there is no issuer, and so no FHIR request at all."""
     failures: list[tuple[str, str]] = []
-    server = call.get("fhirServer")
-    base = issuer.allows_fhir_server(server) if issuer and server else None
+    server, base = call.get("fhirServer"), _fhir_server(call, issuer)
     if base is None:
         why = "no fhirServer was given" if not server else "fhirServer is not one this EHR may name"
         required = [key for key in missing if key in REQUIRED_CONTEXT]

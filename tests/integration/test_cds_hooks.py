@@ -266,11 +266,17 @@ def test_an_order_created_by_accepting_a_suggestion_does_not_re_fire_its_card(ca
     assert not shows(followup, "renal"), followup
 
 
-def test_a_repeated_hook_instance_gets_the_same_answer_and_one_stored_check(call, cds_app):
-    """With everything prefetched, nothing is looked up before the check: a repeat (or the same call made twice at
-    once) is worked out again and found when it is kept, since the check, the call and its cards are kept in one
-    transaction under the unique hookInstance. The repeat's own check is not kept: the first answer stands."""
-    body = hook_body("order-sign", [IBUPROFEN_600])
+@pytest.mark.parametrize("prefetch", [
+    prefetch_78_ckd4_on_warfarin(),  # the optional medication keys left out, and no fhirServer to ask for them
+    {**prefetch_78_ckd4_on_warfarin(), **dict.fromkeys(("medicationStatements", "medicationDispenses",
+                                                        "medicationAdministrations"),
+                                      {"resourceType": "Bundle", "type": "searchset", "entry": []})},
+], ids=["optional-keys-left-out", "everything-prefetched"])
+def test_a_repeated_hook_instance_gets_the_same_answer_and_one_stored_check(call, cds_app, prefetch):
+    """Where no FHIR server would be asked, nothing is looked up before the check: a repeat (or the same call made
+    twice at once) is worked out again and found when it is kept, since the check, the call and its cards are kept
+    in one transaction under the unique hookInstance. The repeat's own check is not kept: the first answer stands."""
+    body = hook_body("order-sign", [IBUPROFEN_600], prefetch)
     first = call(SIGN, body)
     store = cds_app.extensions["store"]
     with store.engine.connect() as connection:
