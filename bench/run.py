@@ -320,7 +320,9 @@ def bench_http(total: int = 400, threads: int = 4, rounds: int = 5) -> float:
         for make_call in kinds.values():  # warm both workers on every route
             _load(make_call, 40, threads)
         runs = {clients: ({kind: [] for kind in kinds}, dict.fromkeys(kinds, 0.0)) for clients in (1, threads)}
+        by_round: list[dict[str, float]] = []  # each round's p50 of each kind, one client
         for _ in range(rounds):
+            by_round.append({})
             for clients, (latencies, seconds) in runs.items():
                 for number, (kind, make_call) in enumerate(kinds.items()):
                     if clients == 1:  # the request id names the kind in the service's log
@@ -328,6 +330,8 @@ def bench_http(total: int = 400, threads: int = 4, rounds: int = 5) -> float:
                     values, took = _load(make_call, total // rounds // (2 if clients > 1 else 1), clients)
                     latencies[kind] += values
                     seconds[kind] += took
+                    if clients == 1:
+                        by_round[-1][kind] = _p(values, 50)
         mixed = _one_by_one(kinds, total)
         checks, hooks = "10-line POST /api/v1/checks", "order-sign"
         latencies, _ = runs[1]
@@ -342,6 +346,9 @@ def bench_http(total: int = 400, threads: int = 4, rounds: int = 5) -> float:
         print(f"cds: order-sign, patient on 10 drugs, full prefetch, signed JWT / GET /healthz: "
               f"{ratios(hooks, 'GET /healthz')} (target: at most 4x at p50); the first call for a medication "
               f"list: {ratios('order-sign, first call', 'GET /healthz')}")
+        print("http: each round's own p50 ratio (80 of a kind in a row), round by round: check " + ", ".join(
+            f"{r[checks] / r['GET /healthz']:.2f}x" for r in by_round) + "; order-sign " + ", ".join(
+            f"{r[hooks] / r['GET /healthz']:.2f}x" for r in by_round))
         health = _p(mixed["GET /healthz"], 50)
         print(f"http: interleaved one by one ({total} of each kind in turn, one client): GET /healthz p50 "
               f"{health * 1000:.1f} ms, 10-line check {_p(mixed[checks], 50) * 1000:.1f} ms "
