@@ -270,6 +270,24 @@ def _answer(service, call: dict, body: dict) -> dict:  # noqa: ANN001
     result, domain = run_check(engine, store, check_request)
     check_url = f"{(current_app.config['SETTINGS'].public_url or request.host_url).rstrip('/')}/checks/{result['id']}"
     cards, rows = _cards(domain.findings, call, drafts, patient_id, result, check_url)
+    response = {"cards": cards + _unread_cards(fetch_failures, facts, config, check_url)}
+    stored_request = {k: v for k, v in body.items() if k != "fhirAuthorization"}  # access tokens are never kept
+    try:  # the check, the call and its cards: one transaction
+        keep_check(engine, store, check_request, stored_request, result, domain, context["userId"],
+                   f"cds:{call['hook']}", HookCall(call["hookInstance"], _issuer_name(), service.id, call["hook"],
+                                                   response, rows))
+    except HookInstanceRepeated:  # the same call, answered by a concurrent request first: that answer stands
+        return _answered_before(call) or response
+    count_findings(result["findings"])
+    return response
+
+
+def _unread_cards(fetch_failures: list[tuple[str, str]], facts: PatientFacts, config,  # noqa: ANN001
+                  check_url: str) -> list[dict]:
+    """The cards that say what was not checked: prefetch keys the FHIR server did not answer (a warning each;
+    one for the medications recorded outside orders together), FHIR data that could not be read, and resources
+    read although FHIR required elements were missing (info)."""
+    cards = []
     optional_medications = [(key, reason) for key, reason in fetch_failures if key in MEDICATION_KEYS[1:]]
     for key, reason in [failure for failure in fetch_failures if failure not in optional_medications]:
         cards.append(edge_card(f"Not checked: {key} could not be read from the FHIR server ({reason})",
@@ -291,16 +309,7 @@ def _answer(service, call: dict, body: dict) -> dict:  # noqa: ANN001
                                "read without them:\n"
                                + "\n".join(f"- {markdown_text(item)}" for item in facts.incomplete[:20]),
                                "info", config, check_url))
-    response = {"cards": cards}
-    stored_request = {k: v for k, v in body.items() if k != "fhirAuthorization"}  # access tokens are never kept
-    try:  # the check, the call and its cards: one transaction
-        keep_check(engine, store, check_request, stored_request, result, domain, context["userId"],
-                   f"cds:{call['hook']}", HookCall(call["hookInstance"], _issuer_name(), service.id, call["hook"],
-                                                   response, rows))
-    except HookInstanceRepeated:  # the same call, answered by a concurrent request first: that answer stands
-        return _answered_before(call) or response
-    count_findings(result["findings"])
-    return response
+    return cards
 
 
 class _Draft:
