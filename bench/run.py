@@ -21,9 +21,10 @@
    by one, in the same runs on 2026-12-05, while the order-sign took 7.6-8.2 ms both ways; most of the difference lies
    outside the service's own time, which its log put at 0.32 and 0.43 ms), so both ratios are printed, and each
    round's own ratio beside the pooled one (one run on 2026-12-06: the order-sign 4.04x to 6.17x round by round,
-   3.32x one by one). Then where a request's time goes: the service's own time for each (from its request log, the one-at-a-time requests tagged by their request id) and
-   what the client waited beyond it; and the machine's share of that, measured on bench/control.py (gunicorn serving
-   requests that only compute, for no time and for as long as a check and an order-sign took the service).
+   3.32x one by one). Then where a request's time goes: the service's own time for each (from its request log, the
+   one-at-a-time requests tagged by their request id) and what the client waited beyond it; and the machine's share
+   of that, measured on bench/control.py (gunicorn serving requests that only compute, for no time and for as long as
+   a check and an order-sign took the service).
 5. Population sweep (`stewardship sweep`, SQLite): patients per second over the Synthea sample cloned with new ids,
    with 1 and 2 local worker processes, and the cost of one patient against one POST /api/v1/checks of section 3.
 
