@@ -104,7 +104,6 @@ audit_log = Table(
     # how many like events this row stands for (migration 0008): the refused tries of one lock window share a row
     Column("times", Integer, nullable=False, server_default="1"),
 )
-INSERT_AUDIT = audit_log.insert()  # built once, as storage's check inserts: every check writes one row
 
 signin_attempts = Table(
     "signin_attempts", metadata,
