@@ -249,11 +249,12 @@ def _answer(service, call: dict, body: dict) -> dict:  # noqa: ANN001
     data, missing, referenced = _prefetched(call, config, ordered)
     fetch_failures: list[tuple[str, str]] = []
     if missing or referenced:
-        if _fhir_server(call, g.get("cds_issuer")) is not None:  # it would be asked: not for a call answered before
+        base = _fhir_server(call, g.get("cds_issuer"))
+        if base is not None:  # the FHIR server would be asked: not for a call answered before
             answered = _answered_before(call)
             if answered is not None:
                 return answered
-        fetch_failures = _fetch(call, config, g.get("cds_issuer"), ordered, data, missing)
+        fetch_failures = _fetch(call, config, base, ordered, data, missing)
     known = included_medications(context["draftOrders"], *(data.get(k) for k in (*MEDICATION_KEYS, REFERENCED)))
     if known != sent:
         draft_facts = PatientFacts()
@@ -379,16 +380,14 @@ def _fhir_server(call: dict, issuer: TrustedIssuer | None) -> str | None:
     return issuer.allows_fhir_server(server) if issuer and server else None
 
 
-def _fetch(call: dict, config, issuer: TrustedIssuer | None, drafts: list[dict],  # noqa: ANN001
+def _fetch(call: dict, config, base: str | None, drafts: list[dict],  # noqa: ANN001
            data: dict, missing: list[str]) -> list[tuple[str, str]]:
-    """What prefetch left out, from the FHIR server, into `data`; 412 when required data cannot be had at all.
-    Then the Medications that drafts and medication records reference but nobody sent (under REFERENCED, as a
-    Bundle). The keys and references that could not be read, with why.
-
-    The FHIR server is contacted only when the calling issuer's trust entry lists it (issue 13, SSRF): with
-    STEWARDSHIP_AUTH=off there is no issuer, and so no FHIR request at all."""
+    """What prefetch left out, from the FHIR server at `base` (`_fhir_server`: None when the calling issuer's trust
+    entry does not list the call's fhirServer, and then nothing is asked), into `data`; 412 when required data cannot
+    be had at all. Then the Medications that drafts and medication records reference but nobody sent (under
+    REFERENCED, as a Bundle). The keys and references that could not be read, with why."""
     failures: list[tuple[str, str]] = []
-    server, base = call.get("fhirServer"), _fhir_server(call, issuer)
+    server = call.get("fhirServer")
     if base is None:
         why = "no fhirServer was given" if not server else "fhirServer is not one this EHR may name"
         required = [key for key in missing if key in REQUIRED_CONTEXT]
